@@ -49,9 +49,12 @@ public final class ApiException extends RuntimeException {
     return new Builder(code, reason);
   }
 
-  /** A request field failed validation; {@code field} is its path, e.g. {@code messages[2].role}. */
+  /**
+   * A request field failed validation; {@code field} is its path, e.g. {@code messages[2].role}.
+   * The reason is {@code INVALID_REQUEST}, the documented reason for malformed requests.
+   */
   public static ApiException invalidArgument(String field, String description) {
-    return builder(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    return builder(Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST")
         .message(field + ": " + description)
         .badRequest(List.of(fieldViolation(field, description)))
         .build();
@@ -60,7 +63,7 @@ public final class ApiException extends RuntimeException {
   /** Several request fields failed validation at once. */
   public static ApiException invalidArguments(
       String message, List<BadRequest.FieldViolation> violations) {
-    return builder(Status.Code.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    return builder(Status.Code.INVALID_ARGUMENT, "INVALID_REQUEST")
         .message(message)
         .badRequest(violations)
         .build();

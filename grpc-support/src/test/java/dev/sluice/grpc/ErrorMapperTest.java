@@ -39,6 +39,8 @@ class ErrorMapperTest {
 
     com.google.rpc.Status status = StatusProto.fromThrowable(sre);
     assertThat(sre.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(status.getDetails(0).unpack(ErrorInfo.class).getReason())
+        .isEqualTo("INVALID_REQUEST");
     BadRequest badRequest = status.getDetails(1).unpack(BadRequest.class);
     assertThat(badRequest.getFieldViolations(0).getField()).isEqualTo("chat.messages[1].role");
     assertThat(badRequest.getFieldViolations(0).getDescription()).isEqualTo("must be set");

@@ -16,8 +16,10 @@ import dev.sluice.config.v1.Resource;
  * @param deletes resources to delete
  * @param expectedVersions per-resource optimistic concurrency: the version each named resource
  *     must have (0 = must not exist); resources not named are not checked
- * @param record who, why and which request id; its config version and commit time are filled in
- *     by the store
+ * @param record who, why, which request id and which resources changed: the caller fills in
+ *     {@code author}, {@code principal}, {@code reason}, {@code request_id}, {@code
+ *     rollback_to_version} and {@code changes} (ordered by kind and name, one entry per upsert or
+ *     delete); the store fills in {@code config_version} and {@code commit_time}
  */
 public record Commit(
     long expectedHeadVersion,

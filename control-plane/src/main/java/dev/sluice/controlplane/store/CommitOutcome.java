@@ -22,7 +22,8 @@ public sealed interface CommitOutcome {
 
   /**
    * Nothing written: some resources are not at their expected versions (the lost-update case).
-   * {@code currentVersions} has the actual version of each (0 = does not exist).
+   * {@code currentVersions} has the actual version (0 = does not exist) of each resource whose
+   * expectation failed, and only of those.
    */
   record Conflict(long currentHeadVersion, ImmutableMap<ResourceKey, Long> currentVersions)
       implements CommitOutcome {

@@ -37,7 +37,10 @@ public interface ConfigStore extends AutoCloseable {
   /**
    * Atomically applies {@code commit} if the head is still at {@link Commit#expectedHeadVersion()}
    * and every per-resource expectation holds; otherwise writes nothing. The change record (with
-   * its request id) is written in the same transaction.
+   * its request id) is written in the same transaction. Per-resource expectations are checked
+   * first: a commit that fails both checks ends as {@link CommitOutcome.Conflict}. A commit
+   * carries at least one upsert or delete and names each resource at most once; deletes name
+   * existing resources (the caller validated that against the expected head).
    */
   CompletableFuture<CommitOutcome> commit(Commit commit);
 
@@ -61,6 +64,18 @@ public interface ConfigStore extends AutoCloseable {
   /** Stops all watches and releases connections. */
   @Override
   void close();
+
+  /**
+   * Opens (creating if needed) the embedded store kept in {@code directory}: a single-process
+   * store for development and tests that keeps config and history across restarts. Only one
+   * process may open a directory at a time.
+   *
+   * @throws java.io.UncheckedIOException if the directory cannot be created, is locked by another
+   *     store, or holds a damaged log
+   */
+  static ConfigStore embedded(java.nio.file.Path directory) {
+    return EmbeddedConfigStore.open(directory, EmbeddedConfigStore.Options.DEFAULTS);
+  }
 
   /** A running {@link #watch}. */
   interface Subscription extends AutoCloseable {

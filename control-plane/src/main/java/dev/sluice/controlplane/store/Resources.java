@@ -21,6 +21,21 @@ public final class Resources {
     };
   }
 
+  /** The resource's output-only {@code version}: the config version that last changed it. */
+  public static long version(Resource resource) {
+    var message = message(resource);
+    return (Long) message.getField(message.getDescriptorForType().findFieldByName("version"));
+  }
+
+  /** The set message of the {@code kind} oneof (a Backend, a Model, ...). */
+  public static com.google.protobuf.Message message(Resource resource) {
+    if (resource.getKindCase() == Resource.KindCase.KIND_NOT_SET) {
+      throw new IllegalArgumentException("resource has no kind set");
+    }
+    var field = Resource.getDescriptor().findFieldByNumber(resource.getKindCase().getNumber());
+    return (com.google.protobuf.Message) resource.getField(field);
+  }
+
   /**
    * A copy of {@code resource} with its output-only {@code version} set. Uses the descriptor so
    * that a new kind needs no change here.

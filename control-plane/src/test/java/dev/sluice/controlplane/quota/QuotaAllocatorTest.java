@@ -1,0 +1,362 @@
+package dev.sluice.controlplane.quota;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+import com.google.protobuf.util.Durations;
+import dev.sluice.config.v1.ConfigSnapshot;
+import dev.sluice.config.v1.RateLimit;
+import dev.sluice.config.v1.RateLimitMetric;
+import dev.sluice.config.v1.RateLimitPolicy;
+import dev.sluice.config.v1.Resource;
+import dev.sluice.discovery.v1.LeaseQuotaRequest;
+import dev.sluice.discovery.v1.LeaseQuotaResponse;
+import dev.sluice.discovery.v1.Node;
+import dev.sluice.discovery.v1.QuotaBucket;
+import dev.sluice.discovery.v1.QuotaDemand;
+import dev.sluice.discovery.v1.QuotaLease;
+import dev.sluice.grpc.ApiException;
+import io.grpc.Status;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.LongSupplier;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class QuotaAllocatorTest {
+  private static final Duration LEASE = Duration.ofSeconds(10);
+  private static final QuotaBucket GOLD =
+      QuotaBucket.newBuilder().setPolicy("gold").setLimitIndex(0).setKey("consumer=acme").build();
+
+  private final Clock clock = new Clock();
+  private final WaterFillingQuotaAllocator allocator = allocator(Duration.ZERO);
+
+  private WaterFillingQuotaAllocator allocator(Duration learning) {
+    WaterFillingQuotaAllocator allocator =
+        (WaterFillingQuotaAllocator)
+            QuotaAllocator.create(
+                "cp-1",
+                clock,
+                QuotaAllocator.Options.builder().leaseDuration(LEASE).learningPeriod(learning).build());
+    allocator.apply(List.of(policy("gold", 600)));
+    return allocator;
+  }
+
+  static RateLimitPolicy policy(String name, long amount) {
+    return RateLimitPolicy.newBuilder()
+        .setName(name)
+        .addLimits(
+            RateLimit.newBuilder()
+                .setMetric(RateLimitMetric.RATE_LIMIT_METRIC_REQUESTS)
+                .setAmount(amount)
+                .setWindow(Durations.fromSeconds(60)))
+        .build();
+  }
+
+  static LeaseQuotaRequest report(String node, double wants, double has) {
+    return report(node, GOLD, wants, has);
+  }
+
+  static LeaseQuotaRequest report(String node, QuotaBucket bucket, double wants, double has) {
+    return LeaseQuotaRequest.newBuilder()
+        .setNode(Node.newBuilder().setId(node))
+        .setVersionInfo("0.1")
+        .addDemands(QuotaDemand.newBuilder().setBucket(bucket).setWants(wants).setHas(has))
+        .build();
+  }
+
+  /** A node as the data plane runs it: it holds what it was granted and reports it. */
+  private final Map<String, Double> held = new HashMap<>();
+
+  private double grant(String node, double wants) {
+    LeaseQuotaResponse response =
+        allocator.lease(report(node, wants, held.getOrDefault(node, 0.0)));
+    double granted = response.getLeases(0).getGranted();
+    held.put(node, granted);
+    return granted;
+  }
+
+  @Test
+  void answersWithTheLeaseDurationRefreshIntervalAndItsId() {
+    LeaseQuotaResponse response = allocator.lease(report("dp-1", 100, 0));
+
+    assertThat(response.getControlPlaneId()).isEqualTo("cp-1");
+    assertThat(response.getRefreshInterval()).isEqualTo(Durations.fromSeconds(1));
+    QuotaLease lease = response.getLeases(0);
+    assertThat(lease.getBucket()).isEqualTo(GOLD);
+    assertThat(lease.getLeaseDuration()).isEqualTo(Durations.fromSeconds(10));
+  }
+
+  @Test
+  void aLoneNodeGetsTheWholeLimitAsItsDemandAndHeadroom() {
+    assertThat(grant("dp-1", 100)).isEqualTo(600);
+    assertThat(grant("dp-1", 900)).isEqualTo(600);
+  }
+
+  @Test
+  void sharesConvergeToTheMaxMinFairDivisionOfDemand() {
+    for (int round = 0; round < 4; round++) {
+      grant("dp-a", 960);
+      grant("dp-b", 120);
+      grant("dp-c", 120);
+    }
+
+    assertThat(held).containsEntry("dp-a", 360.0).containsEntry("dp-b", 120.0).containsEntry("dp-c", 120.0);
+    assertThat(allocator.outstanding(GOLD)).isEqualTo(600);
+  }
+
+  @Test
+  void capacityNobodyWantsIsSplitAsHeadroom() {
+    for (int round = 0; round < 3; round++) {
+      grant("dp-a", 100);
+      grant("dp-b", 100);
+    }
+
+    assertThat(held).containsEntry("dp-a", 300.0).containsEntry("dp-b", 300.0);
+  }
+
+  @Test
+  void aShrinkingNodeKeepsItsOldLeaseUntilItReportsSoOthersGrowOnlyIntoFreeCapacity() {
+    assertThat(grant("dp-a", 900)).isEqualTo(600);
+
+    assertThat(grant("dp-b", 300)).as("nothing is free yet").isZero();
+    assertThat(grant("dp-a", 900)).as("a's fair share").isEqualTo(300);
+    assertThat(grant("dp-b", 300))
+        .as("a may still hold 600 until it says it applied 300")
+        .isZero();
+    assertThat(grant("dp-a", 900)).isEqualTo(300);
+    assertThat(grant("dp-b", 300)).isEqualTo(300);
+  }
+
+  @Test
+  void aLostResponseIsCountedUntilTheNodeReportsWhatItReallyHolds() {
+    grant("dp-a", 900);
+    // dp-a's next answer (300) never arrives: it keeps holding 600.
+    allocator.lease(report("dp-b", 300, 0));
+    allocator.lease(report("dp-a", 900, 600));
+
+    assertThat(allocator.lease(report("dp-b", 300, 0)).getLeases(0).getGranted()).isZero();
+    assertThat(allocator.lease(report("dp-a", 900, 600)).getLeases(0).getGranted()).isEqualTo(300);
+  }
+
+  @Test
+  void aNodeThatStopsReportingLosesItsShareWhenItsLeaseLapses() {
+    for (int round = 0; round < 3; round++) {
+      grant("dp-a", 900);
+      grant("dp-b", 900);
+    }
+    assertThat(held.get("dp-a")).isEqualTo(300);
+
+    clock.advance(LEASE.minusMillis(1));
+    assertThat(grant("dp-a", 900)).as("dp-b's lease still holds").isEqualTo(300);
+    clock.advance(Duration.ofMillis(1));
+    assertThat(grant("dp-a", 900)).isEqualTo(600);
+  }
+
+  @Test
+  void aNodeWithoutDemandReleasesItsShareOnceItReportsHoldingNothing() {
+    for (int round = 0; round < 3; round++) {
+      grant("dp-a", 900);
+      grant("dp-b", 900);
+    }
+
+    assertThat(grant("dp-b", 0)).isZero();
+    grant("dp-a", 900);
+    assertThat(held.get("dp-a")).as("dp-b has not yet said it let go").isEqualTo(300);
+    grant("dp-b", 0);
+    assertThat(grant("dp-a", 900)).isEqualTo(600);
+  }
+
+  @Test
+  void bucketsOfUnknownPoliciesOrLimitsGetNoLease() {
+    QuotaBucket unknownPolicy = GOLD.toBuilder().setPolicy("silver").build();
+    QuotaBucket unknownLimit = GOLD.toBuilder().setLimitIndex(1).build();
+
+    assertThat(allocator.lease(report("dp-1", unknownPolicy, 10, 0)).getLeasesList()).isEmpty();
+    assertThat(allocator.lease(report("dp-1", unknownLimit, 10, 0)).getLeasesList()).isEmpty();
+  }
+
+  @Test
+  void aLoweredLimitAppliesToTheNextGrants() {
+    grant("dp-a", 900);
+
+    allocator.apply(List.of(policy("gold", 100)));
+
+    assertThat(grant("dp-a", 900)).isEqualTo(100);
+  }
+
+  @Test
+  void readsThePoliciesOfAConfigSnapshot() {
+    allocator.apply(
+        ConfigSnapshot.newBuilder()
+            .addResources(Resource.newBuilder().setRateLimitPolicy(policy("gold", 50)))
+            .build());
+
+    assertThat(grant("dp-a", 900)).isEqualTo(50);
+  }
+
+  @Test
+  void eachBucketIsDividedOnItsOwn() {
+    QuotaBucket other = GOLD.toBuilder().setKey("consumer=globex").build();
+    LeaseQuotaRequest both =
+        LeaseQuotaRequest.newBuilder()
+            .setNode(Node.newBuilder().setId("dp-1"))
+            .addDemands(QuotaDemand.newBuilder().setBucket(GOLD).setWants(100))
+            .addDemands(QuotaDemand.newBuilder().setBucket(other).setWants(100))
+            .build();
+
+    LeaseQuotaResponse response = allocator.lease(both);
+
+    assertThat(response.getLeasesList()).extracting(QuotaLease::getGranted).containsExactly(600.0, 600.0);
+    assertThat(allocator.activeNodes()).isEqualTo(1);
+  }
+
+  @Nested
+  class Learning {
+    private final WaterFillingQuotaAllocator fresh = allocator(LEASE);
+
+    @Test
+    void aNewAllocatorGrantsNothingForOneLeaseButCountsWhatNodesHold() {
+      for (int second = 0; second < 10; second++) {
+        assertThat(fresh.lease(report("dp-a", 900, 420)).getLeasesList()).isEmpty();
+        assertThat(fresh.lease(report("dp-b", 900, 0)).getLeasesList()).isEmpty();
+        clock.advance(Duration.ofSeconds(1));
+      }
+
+      assertThat(fresh.lease(report("dp-a", 900, 420)).getLeases(0).getGranted())
+          .as("learning is over: the fair share")
+          .isEqualTo(300);
+      assertThat(fresh.lease(report("dp-b", 900, 0)).getLeases(0).getGranted())
+          .as("what dp-a still holds leaves 180 free")
+          .isEqualTo(180);
+    }
+  }
+
+  static Stream<Arguments> malformedRequests() {
+    QuotaDemand ok = QuotaDemand.newBuilder().setBucket(GOLD).setWants(1).build();
+    LeaseQuotaRequest.Builder base =
+        LeaseQuotaRequest.newBuilder().setNode(Node.newBuilder().setId("dp-1"));
+    LeaseQuotaRequest.Builder tooMany = base.clone();
+    for (int i = 0; i <= 10_000; i++) {
+      tooMany.addDemands(ok);
+    }
+    return Stream.of(
+        Arguments.of(LeaseQuotaRequest.newBuilder().addDemands(ok).build(), "node.id"),
+        Arguments.of(
+            LeaseQuotaRequest.newBuilder().setNode(Node.newBuilder().setId("dp 1")).build(),
+            "node.id"),
+        Arguments.of(tooMany.build(), "demands: 10001 demands (expected: at most 10000)"),
+        Arguments.of(base.clone().addDemands(QuotaDemand.newBuilder().setWants(1)).build(), "demands[0].bucket"),
+        Arguments.of(
+            base.clone().addDemands(ok.toBuilder().setWants(-1)).build(), "demands[0].wants"),
+        Arguments.of(
+            base.clone().addDemands(ok.toBuilder().setHas(Double.NaN)).build(), "demands[0].has"),
+        Arguments.of(
+            base.clone().addDemands(ok.toBuilder().setWants(Double.POSITIVE_INFINITY)).build(),
+            "demands[0].wants"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("malformedRequests")
+  void rejectsAMalformedRequestAsInvalidArgument(LeaseQuotaRequest request, String field) {
+    assertThatThrownBy(() -> allocator.lease(request))
+        .isInstanceOfSatisfying(
+            ApiException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.INVALID_ARGUMENT))
+        .hasMessageContaining(field);
+  }
+
+  /**
+   * The Doorman invariant, seen from the nodes: whatever the order of reports, lost responses
+   * and vanishing nodes, the leases nodes actually hold never add up to more than the limit.
+   */
+  @Test
+  void theLeasesNodesHoldNeverExceedTheLimit() {
+    Random random = new Random(11);
+    WaterFillingQuotaAllocator fresh = allocator(LEASE);
+    List<SimNode> nodes = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      nodes.add(new SimNode("dp-" + i));
+    }
+    for (int step = 0; step < 20_000; step++) {
+      clock.advance(Duration.ofMillis(random.nextInt(200)));
+      SimNode node = nodes.get(random.nextInt(nodes.size()));
+      if (random.nextInt(50) == 0) {
+        node.silentUntil = clock.now + Duration.ofSeconds(random.nextInt(30)).toNanos();
+      }
+      if (clock.now - node.silentUntil >= 0) {
+        double wants = random.nextInt(5) == 0 ? 0 : random.nextDouble() * 800;
+        long sentAt = clock.now;
+        LeaseQuotaResponse response = fresh.lease(report(node.id, wants, node.held(clock.now)));
+        boolean lost = random.nextInt(10) == 0;
+        if (!lost && response.getLeasesCount() > 0) {
+          QuotaLease lease = response.getLeases(0);
+          node.granted = lease.getGranted();
+          node.expiresAt = sentAt + Durations.toNanos(lease.getLeaseDuration());
+        }
+      }
+      double total = nodes.stream().mapToDouble(n -> n.held(clock.now)).sum();
+      assertThat(total).as("held at step %s", step).isLessThanOrEqualTo(600 + 1e-6);
+      assertThat(fresh.outstanding(GOLD)).isGreaterThanOrEqualTo(total - 1e-6);
+    }
+  }
+
+  @Test
+  void unitsANodeHasAlreadyUsedStayItsUntilItReportsThemAgedOut() {
+    for (int round = 0; round < 3; round++) {
+      grant("dp-a", 900);
+      grant("dp-b", 900);
+    }
+    // dp-b's demand is gone, but it used its 300 in this window.
+    allocator.lease(report("dp-b", 0, 300));
+
+    assertThat(grant("dp-a", 900)).isEqualTo(300);
+    allocator.lease(report("dp-b", 0, 120));
+    assertThat(grant("dp-a", 900)).isEqualTo(480);
+  }
+
+  @Test
+  void waterFillingUsesEveryNodesLatestDemand() {
+    grant("dp-a", 960);
+    grant("dp-b", 120);
+
+    assertThat(allocator.wants(GOLD, "dp-a")).isEqualTo(960);
+    assertThat(allocator.wants(GOLD, "dp-b")).isCloseTo(120, within(1e-9));
+  }
+
+  private static final class SimNode {
+    final String id;
+    double granted;
+    long expiresAt = Long.MIN_VALUE / 2;
+    long silentUntil = Long.MIN_VALUE / 2;
+
+    SimNode(String id) {
+      this.id = id;
+    }
+
+    double held(long now) {
+      return now - expiresAt < 0 ? granted : 0;
+    }
+  }
+
+  private static final class Clock implements LongSupplier {
+    long now = 123_456_789_000L;
+
+    @Override
+    public long getAsLong() {
+      return now;
+    }
+
+    void advance(Duration d) {
+      now += d.toNanos();
+    }
+  }
+}
