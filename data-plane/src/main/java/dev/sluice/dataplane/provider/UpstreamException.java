@@ -58,15 +58,16 @@ public final class UpstreamException extends RuntimeException {
   }
 
   /**
-   * The client-facing error for this failure: its code, reason {@code UPSTREAM_<FAILURE>}, and
-   * {@code ErrorInfo} metadata naming the backend and whether a retry may help.
+   * The client-facing error for this failure: its code and documented reason, and {@code
+   * ErrorInfo} metadata naming the backend, the failure kind and whether a retry may help.
    */
   public ApiException toApiException() {
     ApiException.Builder b =
-        ApiException.builder(failure.code(), "UPSTREAM_" + failure.name())
+        ApiException.builder(failure.code(), failure.reason())
             .message(getMessage() == null ? failure.name() : getMessage())
             .cause(this)
             .metadata("backend", backend)
+            .metadata("failure", failure.name())
             .metadata("retryable", Boolean.toString(failure.retryable()));
     if (httpStatus > 0) {
       b.metadata("upstream_http_status", Integer.toString(httpStatus));

@@ -8,30 +8,38 @@ import io.grpc.Status;
  */
 public enum UpstreamFailure {
   /** Could not connect, TLS failed, or the connection was refused/reset before a response. */
-  CONNECT_FAILED(Status.Code.UNAVAILABLE, true, true),
+  CONNECT_FAILED(Status.Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", true, true),
   /** The deadline, a per-try timeout, or the stream idle timeout passed. */
-  TIMEOUT(Status.Code.DEADLINE_EXCEEDED, true, true),
+  TIMEOUT(Status.Code.DEADLINE_EXCEEDED, "UPSTREAM_TIMEOUT", true, true),
   /** The provider rate-limited or is overloaded (HTTP 429, Anthropic 529 overloaded). */
-  RATE_LIMITED(Status.Code.RESOURCE_EXHAUSTED, true, false),
+  RATE_LIMITED(Status.Code.RESOURCE_EXHAUSTED, "UPSTREAM_RATE_LIMITED", true, false),
   /** The provider failed (HTTP 5xx, or an error event that is not the client's fault). */
-  SERVER_ERROR(Status.Code.UNAVAILABLE, true, true),
+  SERVER_ERROR(Status.Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", true, true),
   /** The provider rejected the request as invalid (HTTP 400, 404 model not found, 413, 422). */
-  BAD_REQUEST(Status.Code.INVALID_ARGUMENT, false, false),
+  BAD_REQUEST(Status.Code.INVALID_ARGUMENT, "UPSTREAM_REJECTED", false, false),
+  /**
+   * The provider rejected the request because input plus requested output exceed the model's
+   * context window. Not retryable on the same model; a route may fall back to a larger one
+   * ({@code RETRY_CONDITION_CONTEXT_WINDOW_EXCEEDED}).
+   */
+  CONTEXT_WINDOW_EXCEEDED(Status.Code.INVALID_ARGUMENT, "CONTEXT_WINDOW_EXCEEDED", false, false),
   /** The gateway's upstream credentials were rejected (HTTP 401/403): an operator problem. */
-  AUTH_FAILED(Status.Code.FAILED_PRECONDITION, false, false),
+  AUTH_FAILED(Status.Code.FAILED_PRECONDITION, "UPSTREAM_AUTH_FAILED", false, false),
   /** The upstream broke its protocol: malformed JSON or SSE, or a stream without its end marker. */
-  PROTOCOL_ERROR(Status.Code.UNAVAILABLE, true, true),
+  PROTOCOL_ERROR(Status.Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", true, true),
   /** An established stream broke after events were delivered. */
-  STREAM_BROKEN(Status.Code.UNAVAILABLE, false, true),
+  STREAM_BROKEN(Status.Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", false, true),
   /** The backend is not usable as configured (e.g. a secret that does not resolve). */
-  MISCONFIGURED(Status.Code.FAILED_PRECONDITION, true, false);
+  MISCONFIGURED(Status.Code.FAILED_PRECONDITION, "BACKEND_MISCONFIGURED", true, false);
 
   private final Status.Code code;
+  private final String reason;
   private final boolean retryable;
   private final boolean countsAsOutlier;
 
-  UpstreamFailure(Status.Code code, boolean retryable, boolean countsAsOutlier) {
+  UpstreamFailure(Status.Code code, String reason, boolean retryable, boolean countsAsOutlier) {
     this.code = code;
+    this.reason = reason;
     this.retryable = retryable;
     this.countsAsOutlier = countsAsOutlier;
   }
@@ -39,6 +47,15 @@ public enum UpstreamFailure {
   /** The gRPC code a client sees when this is the final outcome. */
   public Status.Code code() {
     return code;
+  }
+
+  /**
+   * The {@code ErrorInfo.reason} a client sees when this is the final outcome, as documented on
+   * {@code sluice.inference.v1.InferenceService}; the finer classification travels in the {@code
+   * failure} metadata entry.
+   */
+  public String reason() {
+    return reason;
   }
 
   /**

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Data-plane benchmark (issue 4): the Sluice gateway beside the direct-to-upstream baseline, both
+# driven by the same load generator against the same fake upstream, in the same run.
+#
+#   benchmarks/scripts/run-dataplane-bench.sh                 # full run, ~10 min, quiet machine only
+#   SMOKE=1 benchmarks/scripts/run-dataplane-bench.sh         # harness check, ~1.5 min, figures meaningless
+#
+# Layout (2 cores): gateway (control plane + data plane in one JVM, dev.sluice.bench.gateway.BenchGateway)
+# alone on GW_CPU; fake upstream and load generator on LOAD_CPU. Everything on 127.0.0.1.
+# Phases (PHASES, default all):
+#   sat    closed-loop unary chat saturation, for each of SAT_CONCURRENCY, gateway and direct
+#   half   open loop at half the gateway's best saturation throughput (HALF_RATE overrides), gateway and direct
+#   burst  1,000-token streams in one burst: one at a time (TTFT) and BURST_CONCURRENCY at once (tokens/s)
+#   paced  PACED="streams:ms ..." concurrent streams of PACED_TOKENS tokens, one token every ms
+#   open   OPEN_STREAMS streams held open (a token every OPEN_DELAY_MS): gateway RSS per open stream
+#   mock   saturation against the gateway's built-in MOCK backend (gateway alone, no upstream hop)
+#   wrk    (not in the default) cross-check of the load generator: wrk against the direct upstream,
+#          same body and connection count as sat-c<N>.direct (needs wrk: apt-get install -y wrk)
+# CPU per call / per token comes from /proc/PID/stat of the gateway over each measurement window.
+# Results: $OUT/results.jsonl (one JSON line per run), $OUT/summary.txt, logs; summary printed at the end.
+# Prerequisites: JDK 17, taskset, curl; the benchmarks jar (mvn -B -ntp -pl benchmarks -am package -DskipTests).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+OUT=${OUT:-/tmp/sluice-bench/dataplane}
+SMOKE=${SMOKE:-0}
+if [[ $SMOKE == 1 ]]; then
+  DUR=${DUR:-3}; WARM=${WARM:-2}; SAT_CONCURRENCY=${SAT_CONCURRENCY:-16}; BURST_CONCURRENCY=${BURST_CONCURRENCY:-4}
+  PACED=${PACED:-"32:20"}; OPEN_STREAMS=${OPEN_STREAMS:-100}; GW_WARM=${GW_WARM:-3}
+else
+  DUR=${DUR:-20}; WARM=${WARM:-10}; SAT_CONCURRENCY=${SAT_CONCURRENCY:-"16 64 256"}; BURST_CONCURRENCY=${BURST_CONCURRENCY:-16}
+  PACED=${PACED:-"256:20 1024:20 1024:5"}; OPEN_STREAMS=${OPEN_STREAMS:-1000}; GW_WARM=${GW_WARM:-20}
+fi
+PHASES=${PHASES:-"sat half burst paced open mock"}
+BURST_TOKENS=${BURST_TOKENS:-1000}
+PACED_TOKENS=${PACED_TOKENS:-100}
+OPEN_DELAY_MS=${OPEN_DELAY_MS:-200}
+HALF_RATE=${HALF_RATE:-}
+AUTH=${AUTH:-none}                       # none | api-key (adds the auth + access checks to every call)
+GW_JVM_OPTS=${GW_JVM_OPTS:-"-Xms256m -Xmx1g"}
+
+has() { [[ " $PHASES " == *" $1 "* ]]; }
+
+bench_init
+[[ -f "$OUT/results.jsonl" ]] && mv "$OUT/results.jsonl" "$OUT/results.jsonl.prev"
+{ echo "gateway jvm: $GW_JVM_OPTS"; echo "auth: $AUTH"; echo "durations: warm-up ${WARM}s, measured ${DUR}s"; } >> "$OUT/env.txt"
+
+start_upstream
+
+# Paced models the gateway must know: every delay used by the paced and open phases.
+delays=$(for spec in $PACED; do echo "${spec#*:}"; done; echo "$OPEN_DELAY_MS")
+delays=$(echo "$delays" | sort -un | paste -sd, -)
+rm -f "$OUT/gateway.port" "$OUT/gateway.key"
+# shellcheck disable=SC2086
+start_bg gateway "$GW_CPU" java $GW_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.gateway.BenchGateway \
+  --upstream "$UPSTREAM" --port-file "$OUT/gateway.port" --paced-delays "$delays" \
+  --auth "$AUTH" --api-key-file "$OUT/gateway.key" --max-time 3h
+GW_PID=$LAST_PID
+wait_file "$OUT/gateway.port" "$GW_PID" 90
+GW="grpc://127.0.0.1:$(cat "$OUT/gateway.port")"
+KEY=()
+[[ $AUTH == api-key ]] && KEY=(--api-key "$(cat "$OUT/gateway.key")")
+log "gateway pid $GW_PID at $GW (cpu $GW_CPU)"
+sleep 1
+record_rss rss-start.sluice "$GW_PID"
+
+W=(--warmup "${WARM}s" --duration "${DUR}s")
+WATCH_GW=(--watch "gateway=$GW_PID" --watch "upstream=$UPSTREAM_PID")
+WATCH_UP=(--watch "upstream=$UPSTREAM_PID")
+
+log "JIT warm-up of the gateway: unary and streams, ${GW_WARM}s each (not recorded)"
+: > "$OUT/warmup.log"
+# shellcheck disable=SC2086
+run_fg "$OUT/warmup.log" taskset -c "$LOAD_CPU" java $LOAD_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.load.LoadGen \
+  --url "$GW" "${KEY[@]}" --mode closed --concurrency 32 --warmup 0s --duration "${GW_WARM}s" --label warm-unary || true
+# shellcheck disable=SC2086
+run_fg "$OUT/warmup.log" taskset -c "$LOAD_CPU" java $LOAD_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.load.LoadGen \
+  --url "$GW" "${KEY[@]}" --call stream --max-tokens 200 --mode closed --concurrency 16 --warmup 0s \
+  --duration "${GW_WARM}s" --label warm-stream || true
+
+best=0
+if has sat; then
+  for c in $SAT_CONCURRENCY; do
+    log "saturation, unary chat, $c workers"
+    loadgen --label "sat-c$c.sluice" --url "$GW" "${KEY[@]}" --mode closed --concurrency "$c" "${W[@]}" "${WATCH_GW[@]}"
+    loadgen --label "sat-c$c.direct" --url "$UPSTREAM/v1" --mode closed --concurrency "$c" "${W[@]}" "${WATCH_UP[@]}"
+    t=$(throughput_of "sat-c$c.sluice"); (( t > best )) && best=$t
+  done
+fi
+
+if has half; then
+  rate=${HALF_RATE:-$((best / 2))}
+  (( rate > 0 )) || die "half: no saturation figure (run PHASES with sat, or set HALF_RATE)"
+  log "added latency: open loop at $rate/s (half of $best/s)"
+  loadgen --label half.sluice --url "$GW" "${KEY[@]}" --mode open --rate "$rate" "${W[@]}" "${WATCH_GW[@]}"
+  loadgen --label half.direct --url "$UPSTREAM/v1" --mode open --rate "$rate" "${W[@]}" "${WATCH_UP[@]}"
+fi
+
+if has burst; then
+  log "streaming: $BURST_TOKENS-token bursts, one stream at a time"
+  loadgen --label burst-seq.sluice --url "$GW" "${KEY[@]}" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency 1 "${W[@]}" "${WATCH_GW[@]}"
+  loadgen --label burst-seq.direct --url "$UPSTREAM/v1" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency 1 "${W[@]}" "${WATCH_UP[@]}"
+  log "streaming: $BURST_TOKENS-token bursts, $BURST_CONCURRENCY at once"
+  loadgen --label "burst-c$BURST_CONCURRENCY.sluice" --url "$GW" "${KEY[@]}" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency "$BURST_CONCURRENCY" "${W[@]}" "${WATCH_GW[@]}"
+  loadgen --label "burst-c$BURST_CONCURRENCY.direct" --url "$UPSTREAM/v1" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency "$BURST_CONCURRENCY" "${W[@]}" "${WATCH_UP[@]}"
+fi
+
+if has paced; then
+  for spec in $PACED; do
+    s=${spec%%:*}; d=${spec#*:}
+    # Spread stream starts over one stream's length so that tokens arrive evenly, not in waves.
+    ramp=$(( d * PACED_TOKENS ))ms
+    log "streaming: $s streams x $PACED_TOKENS tokens, one token every ${d} ms"
+    loadgen --label "paced-s$s-d$d.sluice" --url "$GW" "${KEY[@]}" --model "bench-d$d" --call stream --max-tokens "$PACED_TOKENS" \
+      --mode closed --concurrency "$s" --ramp "$ramp" "${W[@]}" "${WATCH_GW[@]}"
+    loadgen --label "paced-s$s-d$d.direct" --url "$UPSTREAM/d/$d/v1" --call stream --max-tokens "$PACED_TOKENS" \
+      --mode closed --concurrency "$s" --ramp "$ramp" "${W[@]}" "${WATCH_UP[@]}"
+  done
+fi
+
+sleep 3
+record_rss rss-idle.sluice "$GW_PID"
+
+if has open; then
+  # Long enough that no stream ends before the window does.
+  tokens=$(( (WARM + DUR + 15) * 1000 / OPEN_DELAY_MS ))
+  log "memory: $OPEN_STREAMS open streams (a token every ${OPEN_DELAY_MS} ms)"
+  loadgen --label "open-streams-$OPEN_STREAMS.sluice" --url "$GW" "${KEY[@]}" --model "bench-d$OPEN_DELAY_MS" --call stream \
+    --max-tokens "$tokens" --mode closed --concurrency "$OPEN_STREAMS" --ramp "$(( WARM * 500 ))ms" --drain 0s "${W[@]}" "${WATCH_GW[@]}"
+fi
+
+if has mock; then
+  log "gateway alone: unary chat against the built-in MOCK backend, 64 workers"
+  loadgen --label gwonly-c64.sluice --url "$GW" "${KEY[@]}" --model bench-mock --mode closed --concurrency 64 "${W[@]}" "${WATCH_GW[@]}"
+fi
+
+if has wrk; then
+  require_cmd wrk "apt-get install -y wrk"
+  cat > "$OUT/wrk-post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer sk-bench"
+wrk.body = '{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say hello in sixteen tokens."}],"max_tokens":16}'
+LUA
+  for c in $SAT_CONCURRENCY; do
+    log "cross-check: wrk, $c connections, direct upstream (compare with sat-c$c.direct)"
+    : > "$OUT/wrk-c$c.txt"
+    run_fg "$OUT/wrk-c$c.txt" taskset -c "$LOAD_CPU" wrk -t1 -c"$c" -d"$((WARM + DUR))s" --latency \
+      -s "$OUT/wrk-post.lua" "$UPSTREAM/v1/chat/completions" || log "warning: wrk failed"
+  done
+fi
+
+log "done; results in $OUT"
+summary sluice

@@ -1,0 +1,81 @@
+package dev.sluice.bench.load;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+
+/**
+ * Everything one run records, written concurrently by transport threads.
+ *
+ * <p>A call is <em>measured</em> when its scheduled start falls in the measurement window, which
+ * follows the warm-up. Latencies are recorded for measured calls only; throughput counts calls that
+ * completed, and tokens that arrived, inside the window, so calls straddling its edges are neither
+ * lost nor counted twice. HdrHistogram {@link Recorder}s take values wait-free from any thread.
+ */
+final class Measurement {
+  final long windowStart;
+  final long windowEnd;
+
+  /** From the scheduled start: open loop includes client-side queueing, closed loop does not. */
+  final Recorder latency = new Recorder(3);
+
+  /** From the moment the request was written. */
+  final Recorder serviceTime = new Recorder(3);
+
+  final Recorder ttft = new Recorder(3);
+  final Recorder interTokenGap = new Recorder(3);
+  final Recorder streamDuration = new Recorder(3);
+
+  /** Per-stream rate after the first token, in tokens per second. */
+  final Recorder streamTokensPerSecond = new Recorder(3);
+
+  final LongAdder started = new LongAdder();
+  final LongAdder measured = new LongAdder();
+  final LongAdder okInWindow = new LongAdder();
+  final LongAdder tokensInWindow = new LongAdder();
+  final AtomicInteger inFlight = new AtomicInteger();
+  final AtomicInteger maxInFlight = new AtomicInteger();
+  private final Map<String, LongAdder> outcomes = new ConcurrentHashMap<>();
+
+  /** Set when the run is over: calls still open then are counted as unfinished, nothing else. */
+  volatile boolean closed;
+
+  Measurement(long windowStart, long windowEnd) {
+    this.windowStart = windowStart;
+    this.windowEnd = windowEnd;
+  }
+
+  boolean inWindow(long nanoTime) {
+    return nanoTime >= windowStart && nanoTime < windowEnd;
+  }
+
+  /** Counts a call as started; keeps the in-flight maximum. */
+  void callStarted() {
+    started.increment();
+    int now = inFlight.incrementAndGet();
+    maxInFlight.accumulateAndGet(now, Math::max);
+  }
+
+  void outcome(String outcome) {
+    outcomes.computeIfAbsent(outcome, k -> new LongAdder()).increment();
+  }
+
+  /** Outcomes of measured calls, by name, sorted. */
+  Map<String, Long> outcomes() {
+    Map<String, Long> out = new TreeMap<>();
+    outcomes.forEach((k, v) -> out.put(k, v.sum()));
+    return out;
+  }
+
+  static Histogram snapshot(Recorder r) {
+    return r.getIntervalHistogram();
+  }
+
+  double windowSeconds() {
+    return (windowEnd - windowStart) / 1e9;
+  }
+}

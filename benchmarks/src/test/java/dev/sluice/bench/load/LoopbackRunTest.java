@@ -1,0 +1,100 @@
+package dev.sluice.bench.load;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.sluice.bench.upstream.FakeUpstream;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Checks that the harness works end to end on loopback: calls complete and are counted, stream
+ * tokens are seen. It asserts counts only, never timings: figures come from the benchmark runs.
+ */
+class LoopbackRunTest {
+  private static FakeUpstream upstream;
+
+  @BeforeAll
+  static void start() {
+    upstream = FakeUpstream.builder().start();
+  }
+
+  @AfterAll
+  static void stop() {
+    upstream.close();
+  }
+
+  private static LoadRun.Plan closed(int workers) {
+    return new LoadRun.Plan(
+        false,
+        0,
+        workers,
+        Duration.ofMillis(100),
+        Duration.ofMillis(400),
+        Duration.ofSeconds(2),
+        Duration.ZERO,
+        100);
+  }
+
+  private static HttpTarget target(CallKind kind, int maxTokens) {
+    return new HttpTarget(
+        new InetSocketAddress("127.0.0.1", upstream.port()),
+        "/v1",
+        2,
+        1,
+        kind,
+        "m",
+        maxTokens,
+        Map.of());
+  }
+
+  @Test
+  void closedLoopUnaryChatCompletesCallsWithoutErrors() {
+    LoadRun.Outcome o = LoadRun.run(closed(4), target(CallKind.CHAT, 16), System.nanoTime());
+    Measurement m = o.measurement();
+    assertThat(m.outcomes()).containsOnlyKeys("OK");
+    assertThat(m.okInWindow.sum()).isPositive();
+    assertThat(o.unfinished()).isZero();
+  }
+
+  @Test
+  void streamTokensAreCountedPerEvent() {
+    LoadRun.Outcome o = LoadRun.run(closed(2), target(CallKind.STREAM, 50), System.nanoTime());
+    Measurement m = o.measurement();
+    assertThat(m.outcomes()).containsOnlyKeys("OK");
+    long streams = m.outcomes().get("OK");
+    assertThat(Measurement.snapshot(m.ttft).getTotalCount()).isEqualTo(streams);
+    // 49 gaps per 50-token stream
+    assertThat(Measurement.snapshot(m.interTokenGap).getTotalCount()).isEqualTo(streams * 49);
+  }
+
+  @Test
+  void openLoopSendsAtTheScheduledRate() {
+    LoadRun.Plan plan =
+        new LoadRun.Plan(
+            true,
+            200,
+            0,
+            Duration.ZERO,
+            Duration.ofMillis(500),
+            Duration.ofSeconds(2),
+            Duration.ZERO,
+            100);
+    LoadRun.Outcome o = LoadRun.run(plan, target(CallKind.EMBED, 1), System.nanoTime());
+    // 200/s for 0.5 s: exactly 100 slots in the window, each sent once
+    assertThat(o.measurement().measured.sum()).isEqualTo(100);
+    assertThat(o.measurement().outcomes()).containsEntry("OK", 100L);
+  }
+
+  @Test
+  void refusesNonLoopbackTargets() {
+    assertThatThrownBy(() -> LoadGen.loopback(URI.create("http://192.0.2.1:80/v1")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("loopback");
+  }
+}
