@@ -11,9 +11,12 @@ public enum UpstreamFailure {
   CONNECT_FAILED(Status.Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", true, true),
   /** The deadline, a per-try timeout, or the stream idle timeout passed. */
   TIMEOUT(Status.Code.DEADLINE_EXCEEDED, "UPSTREAM_TIMEOUT", true, true),
-  /** The provider rate-limited or is overloaded (HTTP 429, Anthropic 529 overloaded). */
+  /** The provider rate-limited the gateway's credentials (HTTP 429). */
   RATE_LIMITED(Status.Code.RESOURCE_EXHAUSTED, "UPSTREAM_RATE_LIMITED", true, false),
-  /** The provider failed (HTTP 5xx, or an error event that is not the client's fault). */
+  /**
+   * The provider failed or is overloaded (HTTP 5xx including Anthropic's 529, or an error event
+   * that is not the client's fault).
+   */
   SERVER_ERROR(Status.Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", true, true),
   /** The provider rejected the request as invalid (HTTP 400, 404 model not found, 413, 422). */
   BAD_REQUEST(Status.Code.INVALID_ARGUMENT, "UPSTREAM_REJECTED", false, false),

@@ -148,7 +148,8 @@ final class AnthropicJson {
         error.contextWindowExceeded()
             ? UpstreamFailure.CONTEXT_WINDOW_EXCEEDED
             : switch (type == null ? "" : type) {
-          case "overloaded_error", "rate_limit_error" -> UpstreamFailure.RATE_LIMITED;
+          case "rate_limit_error" -> UpstreamFailure.RATE_LIMITED;
+          case "overloaded_error" -> UpstreamFailure.SERVER_ERROR;
           case "invalid_request_error", "not_found_error", "request_too_large" ->
               UpstreamFailure.BAD_REQUEST;
           case "authentication_error", "permission_error", "billing_error" ->

@@ -22,13 +22,14 @@ public final class UpstreamErrors {
   /**
    * The failure an HTTP status means, following the providers' documented semantics: 400, 404,
    * 409, 413 and 422 are the request's fault; 401 and 403 the gateway's credentials; 408 a
-   * timeout; 429 (and Anthropic's 529 "overloaded") a rate limit; other 5xx the provider's fault.
+   * timeout; 429 a rate limit; other 5xx (Anthropic's 529 "overloaded" included, as {@code
+   * RETRY_CONDITION_SERVER_ERROR} documents) the provider's fault.
    */
   public static UpstreamFailure classifyStatus(int status) {
     return switch (status) {
       case 401, 403 -> UpstreamFailure.AUTH_FAILED;
       case 408 -> UpstreamFailure.TIMEOUT;
-      case 429, 529 -> UpstreamFailure.RATE_LIMITED;
+      case 429 -> UpstreamFailure.RATE_LIMITED;
       default -> {
         if (status >= 500) {
           yield UpstreamFailure.SERVER_ERROR;

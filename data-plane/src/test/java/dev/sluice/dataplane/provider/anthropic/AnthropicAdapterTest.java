@@ -507,7 +507,7 @@ class AnthropicAdapterTest {
           Arguments.of(413, "request_too_large", UpstreamFailure.BAD_REQUEST),
           Arguments.of(429, "rate_limit_error", UpstreamFailure.RATE_LIMITED),
           Arguments.of(500, "api_error", UpstreamFailure.SERVER_ERROR),
-          Arguments.of(529, "overloaded_error", UpstreamFailure.RATE_LIMITED));
+          Arguments.of(529, "overloaded_error", UpstreamFailure.SERVER_ERROR));
     }
 
     @ParameterizedTest(name = "HTTP {0} {1} is {2}")
@@ -543,7 +543,7 @@ class AnthropicAdapterTest {
       RecordingStreamListener listener = stream(call(hello()));
       UpstreamException error = listener.awaitError();
 
-      assertThat(error.failure()).isEqualTo(UpstreamFailure.RATE_LIMITED);
+      assertThat(error.failure()).isEqualTo(UpstreamFailure.SERVER_ERROR);
       assertThat(error.getMessage()).contains("overloaded_error");
       assertThat(listener.text(0)).isEqualTo("a b");
       assertThat(listener.usageSoFar().getInputTokens()).isEqualTo(50);
