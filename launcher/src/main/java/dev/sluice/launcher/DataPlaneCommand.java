@@ -1,0 +1,124 @@
+package dev.sluice.launcher;
+
+import dev.sluice.dataplane.DataPlane;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+
+/**
+ * {@code sluice data-plane}: runs one stateless data plane that takes its config from control
+ * planes over the discovery stream and serves the inference API.
+ */
+@Command(
+    name = "data-plane",
+    sortOptions = false,
+    description = {
+      "Runs a data plane: the inference API, configured by control planes.",
+      "Example: sluice data-plane --control-plane cp-1:50052,cp-2:50052 --cache-file /var/lib/sluice/snapshot.bin"
+    })
+final class DataPlaneCommand implements Callable<Integer> {
+  private static final Logger logger = Logger.getLogger(DataPlaneCommand.class.getName());
+
+  @ParentCommand private SluiceCommand parent;
+  @Mixin private HelpOption help = new HelpOption();
+
+  @Option(
+      names = "--listen",
+      paramLabel = "HOST:PORT",
+      defaultValue = ":" + DefaultPorts.DATA_PLANE,
+      converter = ListenAddress.class,
+      description = "Address of the inference API (default ${DEFAULT-VALUE}, all interfaces).")
+  private InetSocketAddress listen;
+
+  @Option(
+      names = "--control-plane",
+      paramLabel = "HOST:PORT",
+      split = ",",
+      description = "Control plane replicas, comma-separated or repeated (env SLUICE_CONTROL_PLANE).")
+  private List<String> controlPlanes = new ArrayList<>();
+
+  @Option(
+      names = "--node-id",
+      paramLabel = "ID",
+      description = "This node's id, unique in the fleet (default: the host name).")
+  private @Nullable String nodeId;
+
+  @Option(
+      names = "--label",
+      paramLabel = "KEY=VALUE",
+      description = "A node label for fleet selectors; repeatable.")
+  private Map<String, String> labels = new LinkedHashMap<>();
+
+  @Option(
+      names = "--cache-file",
+      paramLabel = "FILE",
+      description = "Where to save each applied config, to boot from when no control plane answers.")
+  private @Nullable Path cacheFile;
+
+  @Option(
+      names = "--allow-anonymous",
+      description = "Serve callers without an API key (development only).")
+  private boolean allowAnonymous;
+
+  @Option(
+      names = "--metrics-listen",
+      paramLabel = "HOST:PORT",
+      converter = ListenAddress.class,
+      description = "Address of the Prometheus /metrics endpoint (default: none).")
+  private @Nullable InetSocketAddress metricsListen;
+
+  @Override
+  public Integer call() throws Exception {
+    parent.configureLogging(Level.INFO);
+    List<String> targets = new ArrayList<>(controlPlanes);
+    if (targets.isEmpty()) {
+      String fromEnv = System.getenv("SLUICE_CONTROL_PLANE");
+      if (fromEnv == null || fromEnv.isBlank()) {
+        throw new CommandFailure(
+            "no control plane: give --control-plane HOST:PORT (or env SLUICE_CONTROL_PLANE)");
+      }
+      for (String target : fromEnv.split(",")) {
+        targets.add(target.strip());
+      }
+    }
+    String node = nodeId != null ? nodeId : ControlPlaneCommand.hostName();
+    DataPlane.Builder builder =
+        DataPlane.builder()
+            .listenAddress(listen)
+            .controlPlaneTargets(targets)
+            .nodeId(node)
+            .nodeLabels(labels)
+            .allowAnonymous(allowAnonymous);
+    if (cacheFile != null) {
+      builder.snapshotCacheFile(cacheFile);
+    }
+    if (metricsListen != null) {
+      builder.metricsAddress(metricsListen);
+    }
+    DataPlane dataPlane = builder.build();
+    try {
+      dataPlane.start();
+    } catch (Exception e) {
+      dataPlane.close();
+      throw PortInUse.explain(e, listen, "--listen");
+    }
+    logger.info(
+        "Data plane " + node + " serves inference on "
+            + ListenAddress.dialable(listen, dataPlane.port())
+            + "; config from " + targets
+            + (allowAnonymous ? "; anonymous callers allowed" : ""));
+    ShutdownHooks.closeOnShutdownAndWait(List.of(dataPlane));
+    return ExitCodes.OK;
+  }
+}
