@@ -72,6 +72,16 @@ final class DataPlaneCommand implements Callable<Integer> {
   private boolean allowAnonymous;
 
   @Option(
+      names = "--fleet-size",
+      paramLabel = "N",
+      defaultValue = "${env:SLUICE_FLEET_SIZE:-1}",
+      description =
+          "How many data planes share the rate limits (env SLUICE_FLEET_SIZE, default 1). Without"
+              + " a lease from the control plane, a node enforces limit / N, so never set it lower"
+              + " than the real fleet size.")
+  private int fleetSize = 1;
+
+  @Option(
       names = "--metrics-listen",
       paramLabel = "HOST:PORT",
       converter = ListenAddress.class,
@@ -92,6 +102,9 @@ final class DataPlaneCommand implements Callable<Integer> {
         targets.add(target.strip());
       }
     }
+    if (fleetSize < 1) {
+      throw new CommandFailure("--fleet-size: " + fleetSize + " (expected: >= 1)");
+    }
     String node = nodeId != null ? nodeId : ControlPlaneCommand.hostName();
     DataPlane.Builder builder =
         DataPlane.builder()
@@ -99,7 +112,8 @@ final class DataPlaneCommand implements Callable<Integer> {
             .controlPlaneTargets(targets)
             .nodeId(node)
             .nodeLabels(labels)
-            .allowAnonymous(allowAnonymous);
+            .allowAnonymous(allowAnonymous)
+            .fleetSizeHint(fleetSize);
     if (cacheFile != null) {
       builder.snapshotCacheFile(cacheFile);
     }
