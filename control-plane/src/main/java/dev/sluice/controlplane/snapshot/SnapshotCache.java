@@ -55,8 +55,14 @@ public final class SnapshotCache implements SnapshotSource, AutoCloseable {
    * @param max the longest a change waits for a build, however busy the store
    */
   public record Debounce(Duration quiet, Duration max) {
-    /** 100 ms quiet, 1 s at most. */
-    public static final Debounce DEFAULT = new Debounce(Duration.ofMillis(100), Duration.ofSeconds(1));
+    /**
+     * 10 ms quiet, 250 ms at most. Every admin change arrives as one store transaction, so
+     * debouncing only saves builds during bursts of back-to-back changes; a short quiet period
+     * keeps it out of the time from apply to a fleet serving the change (measured in
+     * docs/benchmarks.md: a 100 ms quiet period was half of the 100-node budget).
+     */
+    public static final Debounce DEFAULT =
+        new Debounce(Duration.ofMillis(10), Duration.ofMillis(250));
 
     public Debounce {
       Preconditions.checkArgument(!quiet.isNegative(), "quiet: %s (expected: >= 0)", quiet);
