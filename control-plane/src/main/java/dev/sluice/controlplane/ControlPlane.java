@@ -11,11 +11,14 @@ import dev.sluice.controlplane.admin.AdminService;
 import dev.sluice.controlplane.admin.AdminServiceImpl;
 import dev.sluice.controlplane.discovery.DiscoveryServiceImpl;
 import dev.sluice.controlplane.discovery.FleetRegistry;
+import dev.sluice.controlplane.discovery.FleetStatusPublisher;
 import dev.sluice.controlplane.discovery.FleetView;
+import dev.sluice.controlplane.discovery.MergedFleetView;
 import dev.sluice.controlplane.quota.QuotaAllocator;
 import dev.sluice.controlplane.snapshot.SnapshotCache;
 import dev.sluice.controlplane.snapshot.SnapshotSource;
 import dev.sluice.controlplane.store.ConfigStore;
+import dev.sluice.controlplane.store.ControlPlaneIds;
 import dev.sluice.controlplane.validation.ConfigValidator;
 import dev.sluice.discovery.v1.DiscoveryServiceGrpc;
 import dev.sluice.grpc.ErrorBoundaryInterceptor;
@@ -43,8 +46,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A control-plane replica: one gRPC server with the admin API ({@code sluice.admin.v1}, behind
- * admin tokens), the discovery stream to data planes ({@code sluice.discovery.v1}),
- * {@code grpc.health.v1} and server reflection.
+ * admin tokens), the discovery stream to data planes ({@code sluice.discovery.v1}), {@code
+ * grpc.health.v1} and server reflection.
  *
  * <pre>{@code
  * ControlPlane cp = ControlPlane.builder()
@@ -60,15 +63,22 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p><b>Readiness.</b> The server listens as soon as {@link #start()} returns; health reports
- * SERVING once the first snapshot of the store is built (see {@link #awaitReady}). Until then,
- * data planes that connect get UNAVAILABLE (reason {@code NOT_READY}) and keep serving their last
- * good config while they retry. Afterwards the admin service's
- * health ({@code sluice.admin.v1.AdminService}) follows {@link ConfigStore#isWritable()}, checked
- * every second, while discovery keeps serving its last snapshot whatever the store does.
+ * SERVING once the first snapshot of the store is built (see {@link #awaitReady}). Until then, data
+ * planes that connect get UNAVAILABLE (reason {@code NOT_READY}) and keep serving their last good
+ * config while they retry. Afterwards the admin service's health ({@code
+ * sluice.admin.v1.AdminService}) follows {@link ConfigStore#isWritable()}, checked every second,
+ * while discovery keeps serving its last snapshot whatever the store does.
+ *
+ * <p><b>Fleet status.</b> Each replica knows first-hand only the data planes whose streams it holds
+ * ({@link #fleet()}). It publishes their status through the store (at most once a second, only on
+ * change), and its admin API's GetFleetStatus and WaitForFleetVersion merge in what the other
+ * replicas on the same store published, so any replica answers for the whole fleet.
  *
  * <p><b>Shutdown.</b> {@link #close()} drains: health turns NOT_SERVING, new calls are refused,
  * discovery streams end with UNAVAILABLE so data planes reconnect to another replica, calls in
- * flight get up to 5 seconds to finish, then the rest are cancelled. The store belongs to the
+ * flight get up to 5 seconds to finish, then the rest are cancelled. The replica's fleet-status
+ * record is withdrawn from the store first, so other replicas stop reporting its nodes through it
+ * (those that reconnect elsewhere are reported by their new replica). The store belongs to the
  * caller and stays open.
  */
 public final class ControlPlane implements AutoCloseable {
@@ -141,7 +151,10 @@ public final class ControlPlane implements AutoCloseable {
     return running().snapshots.awaitFirst(timeout);
   }
 
-  /** The data-plane nodes this replica knows. */
+  /**
+   * The data-plane nodes this replica knows first-hand: those whose streams it holds or recently
+   * held. The admin API's fleet status also includes the other replicas' nodes.
+   */
   public FleetView fleet() {
     return running().fleet;
   }
@@ -181,6 +194,8 @@ public final class ControlPlane implements AutoCloseable {
     final StandardServices standard;
     final SnapshotCache snapshots;
     final FleetRegistry fleet;
+    final FleetStatusPublisher fleetPublisher;
+    final MergedFleetView wholeFleet;
     final DiscoveryServiceImpl discovery;
     final ExecutorService streamExecutor;
     final ExecutorService adminExecutor;
@@ -195,6 +210,8 @@ public final class ControlPlane implements AutoCloseable {
         StandardServices standard,
         SnapshotCache snapshots,
         FleetRegistry fleet,
+        FleetStatusPublisher fleetPublisher,
+        MergedFleetView wholeFleet,
         DiscoveryServiceImpl discovery,
         ExecutorService streamExecutor,
         ExecutorService adminExecutor,
@@ -204,6 +221,8 @@ public final class ControlPlane implements AutoCloseable {
       this.standard = standard;
       this.snapshots = snapshots;
       this.fleet = fleet;
+      this.fleetPublisher = fleetPublisher;
+      this.wholeFleet = wholeFleet;
       this.discovery = discovery;
       this.streamExecutor = streamExecutor;
       this.adminExecutor = adminExecutor;
@@ -233,9 +252,11 @@ public final class ControlPlane implements AutoCloseable {
                   ? QuotaAllocator.create(
                       cp.controlPlaneId, System::nanoTime, cp.quotaOptions)
                   : null);
+      MergedFleetView wholeFleet =
+          MergedFleetView.start(fleet, cp.store, cp.controlPlaneId, snapshots);
       AdminService admin =
           AdminService.create(
-              cp.store, validator, snapshots, fleet, adminExecutor, scheduler, cp.clock);
+              cp.store, validator, snapshots, wholeFleet, adminExecutor, scheduler, cp.clock);
 
       NettyServerBuilder builder =
           NettyServerBuilder.forAddress(cp.listenAddress)
@@ -257,12 +278,15 @@ public final class ControlPlane implements AutoCloseable {
         server.start();
       } catch (IOException e) {
         discovery.close();
+        wholeFleet.close();
         snapshots.close();
         streamExecutor.shutdownNow();
         adminExecutor.shutdownNow();
         scheduler.shutdownNow();
         throw new UncheckedIOException("cannot listen on " + cp.listenAddress, e);
       }
+      FleetStatusPublisher fleetPublisher =
+          FleetStatusPublisher.start(cp.store, cp.controlPlaneId, fleet, scheduler, cp.clock);
       Running running =
           new Running(
               cp.store,
@@ -270,6 +294,8 @@ public final class ControlPlane implements AutoCloseable {
               standard,
               snapshots,
               fleet,
+              fleetPublisher,
+              wholeFleet,
               discovery,
               streamExecutor,
               adminExecutor,
@@ -303,6 +329,8 @@ public final class ControlPlane implements AutoCloseable {
         stopping = true;
         standard.enterTerminalState();
       }
+      // Before the streams end: their disconnects must not be published after the withdrawal.
+      fleetPublisher.close();
       server.shutdown();
       discovery.close();
       try {
@@ -317,6 +345,7 @@ public final class ControlPlane implements AutoCloseable {
       if (metrics != null) {
         metrics.close();
       }
+      wholeFleet.close();
       snapshots.close();
       scheduler.shutdownNow();
       adminExecutor.shutdown();
@@ -338,7 +367,8 @@ public final class ControlPlane implements AutoCloseable {
         }
         return ssl.build();
       } catch (IOException | RuntimeException e) {
-        throw new IllegalArgumentException("cannot load the TLS certificate or keys: " + e.getMessage(), e);
+        throw new IllegalArgumentException(
+            "cannot load the TLS certificate or keys: " + e.getMessage(), e);
       }
     }
   }
@@ -388,17 +418,13 @@ public final class ControlPlane implements AutoCloseable {
 
     /** This replica's id, reported to data planes and in fleet status. Default {@code cp-1}. */
     public Builder controlPlaneId(String controlPlaneId) {
-      Preconditions.checkArgument(
-          controlPlaneId.matches("[A-Za-z0-9._:-]{1,128}"),
-          "controlPlaneId: %s (expected: 1 to 128 characters from [A-Za-z0-9._:-])",
-          controlPlaneId);
-      this.controlPlaneId = controlPlaneId;
+      this.controlPlaneId = ControlPlaneIds.check(controlPlaneId);
       return this;
     }
 
     /**
-     * How long config changes settle before a snapshot is built: {@code quiet} without changes,
-     * at most {@code max} after the first. Default 100 ms and 1 s.
+     * How long config changes settle before a snapshot is built: {@code quiet} without changes, at
+     * most {@code max} after the first. Default 10 ms and 250 ms.
      */
     public Builder debounce(Duration quiet, Duration max) {
       this.debounce = new SnapshotCache.Debounce(quiet, max);

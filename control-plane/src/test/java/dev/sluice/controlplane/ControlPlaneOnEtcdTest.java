@@ -4,22 +4,31 @@ import static dev.sluice.controlplane.Fixtures.mockBackend;
 import static dev.sluice.controlplane.Fixtures.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
+import static org.assertj.core.groups.Tuple.tuple;
 
+import com.google.protobuf.util.Durations;
 import dev.sluice.admin.v1.AdminServiceGrpc;
 import dev.sluice.admin.v1.ApplyChangesRequest;
 import dev.sluice.admin.v1.ApplyChangesResponse;
 import dev.sluice.admin.v1.Change;
 import dev.sluice.admin.v1.ChangeRecord;
+import dev.sluice.admin.v1.GetFleetStatusRequest;
 import dev.sluice.admin.v1.GetResourceRequest;
 import dev.sluice.admin.v1.ListHistoryRequest;
+import dev.sluice.admin.v1.NodeStateCount;
+import dev.sluice.admin.v1.NodeStatus;
+import dev.sluice.admin.v1.NodeSyncState;
 import dev.sluice.admin.v1.RollbackRequest;
 import dev.sluice.admin.v1.RollbackResponse;
+import dev.sluice.admin.v1.WaitForFleetVersionRequest;
+import dev.sluice.admin.v1.WaitForFleetVersionResponse;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.config.v1.ResourceKind;
 import dev.sluice.controlplane.snapshot.Snapshot;
 import dev.sluice.controlplane.store.ConfigStore;
 import dev.sluice.controlplane.store.etcd.EtcdConfigStore;
 import dev.sluice.controlplane.store.etcd.EtcdStoreOptions;
+import dev.sluice.discovery.v1.ConfigSource;
 import dev.sluice.discovery.v1.DiscoveryServiceGrpc;
 import dev.sluice.discovery.v1.Node;
 import dev.sluice.discovery.v1.StreamConfigRequest;
@@ -119,7 +128,8 @@ class ControlPlaneOnEtcdTest {
     waitUntil(() -> atLeast(first, version) && atLeast(second, version));
     BlockingQueue<StreamConfigResponse> fromFirst = new LinkedBlockingQueue<>();
     StreamObserver<StreamConfigRequest> toFirst = open(first, fromFirst);
-    toFirst.onNext(StreamConfigRequest.newBuilder().setNode(Node.newBuilder().setId("dp-1")).build());
+    toFirst.onNext(
+        StreamConfigRequest.newBuilder().setNode(Node.newBuilder().setId("dp-1")).build());
     StreamConfigResponse full = fromFirst.poll(20, TimeUnit.SECONDS);
     assertThat(full).isNotNull();
     assertThat(full.hasSnapshot()).isTrue();
@@ -171,7 +181,8 @@ class ControlPlaneOnEtcdTest {
     long v1 = apply(first, mockBackend("mock")).getConfigVersion();
     ApplyChangesRequest change =
         ApplyChangesRequest.newBuilder()
-            .addChanges(Change.newBuilder().setUpsert(mockBackend("mock", "v2")).setExpectedVersion(v1))
+            .addChanges(
+                Change.newBuilder().setUpsert(mockBackend("mock", "v2")).setExpectedVersion(v1))
             .setRequestId("change-2")
             .setAuthor("alice")
             .build();
@@ -200,7 +211,150 @@ class ControlPlaneOnEtcdTest {
     assertThat(history.get(1).getPrincipal()).isEqualTo(ControlPlaneExtension.PRINCIPAL);
   }
 
+  /**
+   * admin_service.proto: GetFleetStatus reports the nodes "merged from all control-plane replicas".
+   * Each replica holds the stream of one node; an operator asking either sees both, each as the
+   * replica holding it reported it.
+   */
+  @Test
+  void fleetStatusOnEitherReplicaListsTheNodesOfBoth() throws Exception {
+    long version = apply(first, mockBackend("mock")).getConfigVersion();
+    waitUntil(() -> atLeast(first, version) && atLeast(second, version));
+    connectAndAck(first, "dp-a");
+    connectAndAck(second, "dp-b");
+
+    waitUntil(() -> nodeIds(first).equals(List.of("dp-a", "dp-b")));
+    waitUntil(() -> nodeIds(second).equals(List.of("dp-a", "dp-b")));
+    waitUntil(
+        () ->
+            fleet(first).stream()
+                .allMatch(n -> n.getState() == NodeSyncState.NODE_SYNC_STATE_SYNCED));
+
+    assertThat(fleet(first))
+        .extracting(
+            n -> n.getNode().getId(), NodeStatus::getControlPlaneId, NodeStatus::getAppliedVersion)
+        .containsExactly(tuple("dp-a", "cp-a", version), tuple("dp-b", "cp-b", version));
+    assertThat(
+            first
+                .admin()
+                .getFleetStatus(GetFleetStatusRequest.getDefaultInstance())
+                .getStateCountsList())
+        .containsExactly(
+            NodeStateCount.newBuilder()
+                .setState(NodeSyncState.NODE_SYNC_STATE_SYNCED)
+                .setNodeCount(2)
+                .build());
+  }
+
+  /** WaitForFleetVersion on one replica waits for, and reports, the nodes of the other too. */
+  @Test
+  void waitForFleetVersionOnOneReplicaReportsANodeOfTheOtherThatRejectedTheVersion()
+      throws Exception {
+    long good = apply(first, mockBackend("mock")).getConfigVersion();
+    waitUntil(() -> atLeast(first, good) && atLeast(second, good));
+    NodeStream onFirst = connectAndAck(first, "dp-a");
+    NodeStream onSecond = connectAndAck(second, "dp-b");
+    waitUntil(() -> nodeIds(first).equals(List.of("dp-a", "dp-b")));
+
+    long refused = apply(second, mockBackend("mock", "refused by dp-b")).getConfigVersion();
+    onFirst.ack(onFirst.next(refused));
+    onSecond.nack(onSecond.next(refused), good, "backend mock: not on this build");
+    waitUntil(
+        () ->
+            first.controlPlane().fleet().nodes().stream()
+                .anyMatch(n -> n.served() != null && n.served().version() == refused));
+    WaitForFleetVersionResponse wait =
+        first
+            .admin()
+            .waitForFleetVersion(
+                WaitForFleetVersionRequest.newBuilder()
+                    .setConfigVersion(refused)
+                    .setTimeout(Durations.fromSeconds(15))
+                    .build());
+
+    assertThat(wait.getConverged()).isFalse();
+    assertThat(wait.getSelectedNodeCount()).isEqualTo(2);
+    assertThat(wait.getLaggingNodesList())
+        .extracting(n -> n.getNode().getId(), NodeStatus::getState, NodeStatus::getRejectedVersion)
+        .containsExactly(tuple("dp-b", NodeSyncState.NODE_SYNC_STATE_ERROR, refused));
+    assertThat(wait.getLaggingNodes(0).getErrorDetail().getMessage())
+        .isEqualTo("backend mock: not on this build");
+  }
+
+  /** A replica that stops withdraws its record: the other no longer reports its nodes. */
+  @Test
+  void theNodesOfAStoppedReplicaLeaveTheOthersFleetStatus() throws Exception {
+    long version = apply(first, mockBackend("mock")).getConfigVersion();
+    waitUntil(() -> atLeast(first, version) && atLeast(second, version));
+    connectAndAck(first, "dp-a");
+    connectAndAck(second, "dp-b");
+    waitUntil(() -> nodeIds(first).equals(List.of("dp-a", "dp-b")));
+
+    second.controlPlane().close();
+
+    waitUntil(() -> nodeIds(first).equals(List.of("dp-a")));
+  }
+
   // ---- helpers
+
+  /** A hand-driven data-plane stream: its responses, and the ACKs and NACKs sent on it. */
+  private record NodeStream(
+      StreamObserver<StreamConfigRequest> requests, BlockingQueue<StreamConfigResponse> responses) {
+    /** The next response, which must carry {@code version}. */
+    StreamConfigResponse next(long version) throws InterruptedException {
+      StreamConfigResponse response = responses.poll(20, TimeUnit.SECONDS);
+      assertThat(response).as("a response within 20 s").isNotNull();
+      assertThat(response.getVersionInfo()).endsWith("." + version);
+      return response;
+    }
+
+    void ack(StreamConfigResponse response) {
+      requests.onNext(
+          StreamConfigRequest.newBuilder()
+              .setVersionInfo(response.getVersionInfo())
+              .setResponseNonce(response.getNonce())
+              .setAppliedDigest(response.getSnapshot().getDigest())
+              .setConfigSource(ConfigSource.CONFIG_SOURCE_CONTROL_PLANE)
+              .build());
+    }
+
+    void nack(StreamConfigResponse response, long servedVersion, String why) {
+      String epoch = response.getVersionInfo().substring(0, response.getVersionInfo().indexOf('.'));
+      requests.onNext(
+          StreamConfigRequest.newBuilder()
+              .setVersionInfo(epoch + "." + servedVersion)
+              .setResponseNonce(response.getNonce())
+              .setConfigSource(ConfigSource.CONFIG_SOURCE_CONTROL_PLANE)
+              .setErrorDetail(
+                  com.google.rpc.Status.newBuilder()
+                      .setCode(Status.Code.INVALID_ARGUMENT.value())
+                      .setMessage(why))
+              .build());
+    }
+  }
+
+  /** Connects node {@code nodeId} to {@code replica} and ACKs the snapshot it gets first. */
+  private NodeStream connectAndAck(Replica replica, String nodeId) throws InterruptedException {
+    BlockingQueue<StreamConfigResponse> responses = new LinkedBlockingQueue<>();
+    StreamObserver<StreamConfigRequest> requests = open(replica, responses);
+    toClose.add(requests::onCompleted);
+    requests.onNext(
+        StreamConfigRequest.newBuilder().setNode(Node.newBuilder().setId(nodeId)).build());
+    NodeStream stream = new NodeStream(requests, responses);
+    stream.ack(stream.next(replica.snapshot().version()));
+    return stream;
+  }
+
+  private static List<NodeStatus> fleet(Replica replica) {
+    return replica
+        .admin()
+        .getFleetStatus(GetFleetStatusRequest.getDefaultInstance())
+        .getNodesList();
+  }
+
+  private static List<String> nodeIds(Replica replica) {
+    return fleet(replica).stream().map(n -> n.getNode().getId()).toList();
+  }
 
   private Replica replica(String id, String prefix) throws Exception {
     ConfigStore store =
@@ -218,7 +372,8 @@ class ControlPlaneOnEtcdTest {
     toClose.add(cp);
     cp.start();
     assertThat(cp.awaitReady(Duration.ofSeconds(30))).isTrue();
-    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", cp.port()).usePlaintext().build();
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress("127.0.0.1", cp.port()).usePlaintext().build();
     toClose.add(() -> channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
     waitUntil(store::isWritable);
     return new Replica(cp, channel);

@@ -127,7 +127,12 @@ class ControlPlaneTest {
       Thread.sleep(20);
     }
 
-    assertThat(meters.get("sluice.controlplane.config.version").tag("control_plane_id", "cp-1").gauge().value())
+    assertThat(
+            meters
+                .get("sluice.controlplane.config.version")
+                .tag("control_plane_id", "cp-1")
+                .gauge()
+                .value())
         .isEqualTo(1);
     assertThat(meters.get("sluice.controlplane.snapshot.invalid.builds").functionCounter().count())
         .isZero();
@@ -213,6 +218,26 @@ class ControlPlaneTest {
     }
 
     @Override
+    public CompletableFuture<Void> publishFleetStatus(
+        String controlPlaneId, dev.sluice.admin.v1.FleetStatusRecord record) {
+      return CompletableFuture.failedFuture(new IllegalStateException("unreachable"));
+    }
+
+    @Override
+    public CompletableFuture<Void> withdrawFleetStatus(String controlPlaneId) {
+      return CompletableFuture.failedFuture(new IllegalStateException("unreachable"));
+    }
+
+    @Override
+    public Subscription watchFleetStatus(
+        java.util.function.Consumer<
+                com.google.common.collect.ImmutableMap<
+                    String, dev.sluice.admin.v1.FleetStatusRecord>>
+            listener) {
+      return () -> {};
+    }
+
+    @Override
     public boolean isWritable() {
       return false;
     }
@@ -263,7 +288,8 @@ class ControlPlaneTest {
 
   @Test
   void requiredSettingsAreChecked() {
-    assertThatThrownBy(() -> ControlPlane.builder().store(store).adminTokens(Map.of("a", TOKEN)).build())
+    assertThatThrownBy(
+            () -> ControlPlane.builder().store(store).adminTokens(Map.of("a", TOKEN)).build())
         .isInstanceOf(NullPointerException.class)
         .hasMessageContaining("listenAddress");
     assertThatThrownBy(
@@ -351,7 +377,8 @@ class ControlPlaneTest {
   }
 
   private ManagedChannel plaintext(int port) {
-    ManagedChannel channel = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
     toClose.add(() -> channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS));
     return channel;
   }
@@ -393,7 +420,8 @@ class ControlPlaneTest {
 
   private static AdminServiceGrpc.AdminServiceBlockingStub admin(ManagedChannel channel) {
     Metadata headers = new Metadata();
-    headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + TOKEN);
+    headers.put(
+        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + TOKEN);
     return AdminServiceGrpc.newBlockingStub(channel)
         .withDeadlineAfter(10, TimeUnit.SECONDS)
         .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));

@@ -184,11 +184,12 @@ public final class DataPlane implements AutoCloseable {
     builder.addService(
         InferenceServiceImpl.definition(
             serving,
-            Authenticator.apiKeys(config.allowAnonymous, Clock.systemUTC()),
+            Authenticator.standard(config.allowAnonymous, Clock.systemUTC()),
             router,
             metrics,
             limiter,
-            // Loads its vocabulary once (a few hundred milliseconds), here rather than on a request.
+            // Loads its vocabulary once (a few hundred milliseconds), here rather than on a
+            // request.
             TokenEstimator.cl100k()));
     StandardServices services = StandardServices.addTo(builder);
     standardServices = services;
@@ -212,6 +213,7 @@ public final class DataPlane implements AutoCloseable {
             .node(node)
             .serving(serving)
             .cacheFile(config.snapshotCacheFile)
+            .providers(lookup)
             .channelFactory(target -> controlPlaneChannel(target, group))
             .initialFetchTimeout(config.initialFetchTimeout)
             .build();
@@ -572,7 +574,9 @@ public final class DataPlane implements AutoCloseable {
 
     /**
      * Replaces the built-in provider adapters (tests, embedding applications). Default: the
-     * adapters of {@link ProviderRegistry}, on the data plane's event loops.
+     * adapters of {@link ProviderRegistry}, on the data plane's event loops. A config with a
+     * backend of a kind the lookup has no adapter for is refused (NACKed) and the node keeps its
+     * last good config, as a node of an older build does with a kind only newer builds support.
      */
     public Builder providers(@Nullable ProviderLookup providers) {
       this.providers = providers;

@@ -97,6 +97,8 @@ public interface AdminService {
   /**
    * The admin logic over {@code store}.
    *
+   * @param fleet the nodes fleet queries report: the whole fleet (a {@link
+   *     dev.sluice.controlplane.discovery.MergedFleetView}) in a replica
    * @param executor runs planning and validation, off the store's threads
    * @param scheduler times fleet waits
    */

@@ -28,9 +28,11 @@ import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
 
 /**
- * GetFleetStatus and WaitForFleetVersion over this replica's {@link FleetView}. States are judged
- * against the newest snapshot this replica distributes, and versions compare only within its
- * epoch.
+ * GetFleetStatus and WaitForFleetVersion over a {@link FleetView}: in a replica, the whole fleet,
+ * this replica's nodes merged with those the other replicas publish (see {@link
+ * dev.sluice.controlplane.discovery.MergedFleetView}), so a wait also ends when a node of another
+ * replica applies the version or rejects it. States are judged against the newest snapshot this
+ * replica distributes, and versions compare only within its epoch.
  */
 final class FleetQueries {
   static final Duration DEFAULT_WAIT = Duration.ofSeconds(30);
@@ -201,6 +203,10 @@ final class FleetQueries {
   }
 
   private static String selectorKey(NodeSelector selector) {
-    return selector.getCluster() + "|" + selector.getZone() + "|" + new TreeMap<>(selector.getLabelsMap());
+    return selector.getCluster()
+        + "|"
+        + selector.getZone()
+        + "|"
+        + new TreeMap<>(selector.getLabelsMap());
   }
 }

@@ -1,19 +1,21 @@
 package dev.sluice.controlplane.store;
 
+import com.google.common.collect.ImmutableMap;
 import dev.sluice.admin.v1.ChangeRecord;
+import dev.sluice.admin.v1.FleetStatusRecord;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
- * The durable home of the config: every resource with its version, the config version (head),
- * and the history of committed changes.
+ * The durable home of the config: every resource with its version, the config version (head), and
+ * the history of committed changes.
  *
  * <p>The store knows nothing about validation: callers validate a whole candidate config and then
  * {@link #commit} it with compare-and-set on the head version, so every committed change was
- * validated against exactly the state it lands on. Versions are positive and never go backwards;
- * a rollback is a new commit.
+ * validated against exactly the state it lands on. Versions are positive and never go backwards; a
+ * rollback is a new commit.
  *
  * <p>Every method returns at once; futures complete on the store's own threads (never on an etcd
  * client event loop), and every remote call inside has a deadline: a future never hangs. A store
@@ -21,6 +23,12 @@ import java.util.function.Consumer;
  * {@code UNAVAILABLE} (reason {@code STORE_UNAVAILABLE}); a commit whose outcome is unknown (a
  * timeout after sending) fails with reason {@code STORE_OUTCOME_UNKNOWN}, and a retry with the same
  * request id resolves it through {@link #findByRequestId}.
+ *
+ * <p>Besides the config, the store carries each control-plane replica's {@link FleetStatusRecord}
+ * so that every replica can answer for the whole fleet. Status records are not config: publishing
+ * one never creates a config version, never reaches {@link #watch} listeners, and leaves {@link
+ * #read}, {@link #readAt} and {@link #history} untouched. They are live state, not history: a
+ * record lives only while the store that published it is open and reaches its backend.
  */
 public interface ConfigStore extends AutoCloseable {
   /** The whole config as of the newest committed version (a linearizable read). */
@@ -57,6 +65,42 @@ public interface ConfigStore extends AutoCloseable {
    * backend outages, watch restarts and compaction (re-listing when needed) by itself.
    */
   Subscription watch(Consumer<StoredConfig> listener);
+
+  /**
+   * Publishes the fleet status of replica {@code controlPlaneId}, replacing what that replica
+   * published before; every store on the same backend sees it through {@link #watchFleetStatus}.
+   *
+   * <p>The record lives as long as this store: closing the store removes it, and so does losing the
+   * backend for long enough (etcd: the key {@code status/cp/<controlPlaneId>} is attached to a
+   * lease this store keeps alive, so a replica that dies or is cut off from etcd disappears within
+   * the lease's TTL). Once the backend is back, the store writes the record again by itself, and it
+   * keeps retrying a write that failed until a newer record or {@link #withdrawFleetStatus}
+   * replaces it, so callers need not retry.
+   *
+   * <p>Every write costs the backend a revision kept until compaction, so callers publish only
+   * records that changed, at most about once a second.
+   *
+   * @param controlPlaneId the replica's id, 1 to 128 characters of {@code [A-Za-z0-9._:-]}
+   * @return completes once this record (or a newer one of the replica) is written; fails when this
+   *     attempt failed (the store still retries) or the store is closed
+   */
+  CompletableFuture<Void> publishFleetStatus(String controlPlaneId, FleetStatusRecord record);
+
+  /**
+   * Removes the record published for {@code controlPlaneId}, for a replica that stops while the
+   * store stays open. Idempotent; a replica that never published has nothing to remove.
+   */
+  CompletableFuture<Void> withdrawFleetStatus(String controlPlaneId);
+
+  /**
+   * Calls {@code listener} with the records of every replica now live on the backend (records
+   * published through this store included), keyed by control-plane id, now and again after every
+   * change; newest state only. Calls are serial, on the store's own thread. Like {@link #watch},
+   * the store keeps this going across backend outages by itself; while the backend is unreachable
+   * the last state known is not re-delivered, and records that expired meanwhile go with the first
+   * delivery afterwards.
+   */
+  Subscription watchFleetStatus(Consumer<ImmutableMap<String, FleetStatusRecord>> listener);
 
   /** Whether the store can currently accept commits (its backend is reachable). */
   boolean isWritable();

@@ -9,6 +9,7 @@ import com.google.common.collect.ImmutableSortedMap;
 import com.google.common.util.concurrent.ThreadFactoryBuilder;
 import com.google.protobuf.util.Timestamps;
 import dev.sluice.admin.v1.ChangeRecord;
+import dev.sluice.admin.v1.FleetStatusRecord;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.grpc.ApiException;
 import io.grpc.Status;
@@ -49,28 +50,32 @@ import java.util.logging.Logger;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The {@link ConfigStore} of development mode: one process, state in memory, every committed
- * change appended to a log file in a local directory (see {@link EmbeddedLog}) and forced to disk
- * before it is acknowledged, so a restart keeps the config, its history and its request ids.
+ * The {@link ConfigStore} of development mode: one process, state in memory, every committed change
+ * appended to a log file in a local directory (see {@link EmbeddedLog}) and forced to disk before
+ * it is acknowledged, so a restart keeps the config, its history and its request ids.
  *
  * <p><b>Threading.</b> Every read and state change runs on one serial executor (the "store
- * thread"), so commits are linearizable and futures complete there. Watch listeners run on a
- * second serial thread of the store so that a slow listener never delays a commit; each
- * subscription gets the newest config only.
+ * thread"), so commits are linearizable and futures complete there. Watch listeners run on a second
+ * serial thread of the store so that a slow listener never delays a commit; each subscription gets
+ * the newest config only.
  *
  * <p><b>Versions.</b> The first commit creates version 1; each commit adds one. The epoch is a
  * random number chosen when the directory is initialized, so a recreated directory (versions
  * restarting at 1) is a new epoch to data planes.
  *
- * <p><b>History.</b> The store keeps at least {@link Options#historyVersions()} recent versions
- * and every change younger than {@link Options#requestIdRetention()} (24 hours by default, so
- * request ids resolve for at least that long); older changes are folded into the log's base by
- * compaction and their versions can no longer be {@link #readAt read}.
+ * <p><b>History.</b> The store keeps at least {@link Options#historyVersions()} recent versions and
+ * every change younger than {@link Options#requestIdRetention()} (24 hours by default, so request
+ * ids resolve for at least that long); older changes are folded into the log's base by compaction
+ * and their versions can no longer be {@link #readAt read}.
  *
  * <p><b>Failures.</b> If an append or fsync fails, the outcome of that commit is unknown (the
  * change may be on disk): the commit fails with {@code STORE_OUTCOME_UNKNOWN} and the store stops
- * accepting writes ({@link #isWritable()} turns false) until it is reopened, which re-reads the
- * log and so resolves the outcome for a retry with the same request id.
+ * accepting writes ({@link #isWritable()} turns false) until it is reopened, which re-reads the log
+ * and so resolves the outcome for a retry with the same request id.
+ *
+ * <p><b>Fleet status.</b> Every replica that can reach this store runs in this process, so the
+ * replicas' fleet-status records are kept in memory only, on the store thread like everything else;
+ * they are gone when the store closes, as a replica's record must be once it is gone.
  */
 final class EmbeddedConfigStore implements ConfigStore {
   private static final Logger logger = Logger.getLogger(EmbeddedConfigStore.class.getName());
@@ -102,6 +107,8 @@ final class EmbeddedConfigStore implements ConfigStore {
   private final ExecutorService notifyThread;
   private final CopyOnWriteArrayList<WatchSubscription> subscriptions =
       new CopyOnWriteArrayList<>();
+  private final CopyOnWriteArrayList<StatusSubscription> statusSubscriptions =
+      new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final long epoch;
 
@@ -111,6 +118,7 @@ final class EmbeddedConfigStore implements ConfigStore {
   private final Deque<EmbeddedLog.Entry> entries;
   private final Map<String, ChangeRecord> byRequestId = new HashMap<>();
   private StoredConfig head;
+  private ImmutableMap<String, FleetStatusRecord> statusRecords = ImmutableMap.of();
   private volatile boolean writable = true;
 
   private EmbeddedConfigStore(
@@ -244,6 +252,56 @@ final class EmbeddedConfigStore implements ConfigStore {
   }
 
   @Override
+  public CompletableFuture<Void> publishFleetStatus(
+      String controlPlaneId, FleetStatusRecord record) {
+    ControlPlaneIds.check(controlPlaneId);
+    requireNonNull(record, "record");
+    return onStoreThread(
+        () -> {
+          Map<String, FleetStatusRecord> records = new TreeMap<>(statusRecords);
+          records.put(controlPlaneId, record);
+          setStatusRecords(ImmutableMap.copyOf(records));
+          return null;
+        });
+  }
+
+  @Override
+  public CompletableFuture<Void> withdrawFleetStatus(String controlPlaneId) {
+    ControlPlaneIds.check(controlPlaneId);
+    return onStoreThread(
+        () -> {
+          if (statusRecords.containsKey(controlPlaneId)) {
+            Map<String, FleetStatusRecord> records = new TreeMap<>(statusRecords);
+            records.remove(controlPlaneId);
+            setStatusRecords(ImmutableMap.copyOf(records));
+          }
+          return null;
+        });
+  }
+
+  @Override
+  public Subscription watchFleetStatus(Consumer<ImmutableMap<String, FleetStatusRecord>> listener) {
+    requireNonNull(listener, "listener");
+    StatusSubscription subscription = new StatusSubscription(listener);
+    statusSubscriptions.add(subscription);
+    try {
+      storeThread.execute(() -> subscription.offer(statusRecords));
+    } catch (RejectedExecutionException e) {
+      statusSubscriptions.remove(subscription);
+      throw unavailable("the embedded config store is closed");
+    }
+    return subscription;
+  }
+
+  /** Runs on the store thread, so subscribers are offered records in the order they changed. */
+  private void setStatusRecords(ImmutableMap<String, FleetStatusRecord> records) {
+    statusRecords = records;
+    for (StatusSubscription subscription : statusSubscriptions) {
+      subscription.offer(records);
+    }
+  }
+
+  @Override
   public boolean isWritable() {
     return writable && !closed.get();
   }
@@ -254,6 +312,7 @@ final class EmbeddedConfigStore implements ConfigStore {
       return;
     }
     subscriptions.forEach(WatchSubscription::close);
+    statusSubscriptions.forEach(StatusSubscription::close);
     storeThread.shutdown();
     notifyThread.shutdown();
     try {
@@ -542,6 +601,52 @@ final class EmbeddedConfigStore implements ConfigStore {
     public void close() {
       cancelled = true;
       subscriptions.remove(this);
+    }
+  }
+
+  /** A fleet-status watch: delivers the newest offered records on the notify thread. */
+  private final class StatusSubscription implements Subscription {
+    private final Consumer<ImmutableMap<String, FleetStatusRecord>> listener;
+    private final AtomicReference<@Nullable ImmutableMap<String, FleetStatusRecord>> pending =
+        new AtomicReference<>();
+    private final AtomicBoolean scheduled = new AtomicBoolean();
+    private volatile boolean cancelled;
+
+    StatusSubscription(Consumer<ImmutableMap<String, FleetStatusRecord>> listener) {
+      this.listener = listener;
+    }
+
+    void offer(ImmutableMap<String, FleetStatusRecord> records) {
+      if (cancelled) {
+        return;
+      }
+      pending.set(records);
+      if (scheduled.compareAndSet(false, true)) {
+        try {
+          notifyThread.execute(this::drain);
+        } catch (RejectedExecutionException e) {
+          // Closing.
+        }
+      }
+    }
+
+    private void drain() {
+      scheduled.set(false);
+      ImmutableMap<String, FleetStatusRecord> records = pending.getAndSet(null);
+      if (records == null || cancelled) {
+        return;
+      }
+      try {
+        listener.accept(records);
+      } catch (RuntimeException e) {
+        logger.log(Level.WARNING, "A fleet status watch listener failed", e);
+      }
+    }
+
+    @Override
+    public void close() {
+      cancelled = true;
+      statusSubscriptions.remove(this);
     }
   }
 }

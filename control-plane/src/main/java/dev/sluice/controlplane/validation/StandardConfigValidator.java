@@ -263,7 +263,9 @@ final class StandardConfigValidator implements ConfigValidator {
       case OPENAI -> {
         if (kind != BackendKind.BACKEND_KIND_OPENAI
             && kind != BackendKind.BACKEND_KIND_OPENAI_COMPATIBLE) {
-          issues.add("openai", "applies only to OPENAI and OPENAI_COMPATIBLE backends, not " + kind.name());
+          issues.add(
+              "openai",
+              "applies only to OPENAI and OPENAI_COMPATIBLE backends, not " + kind.name());
         }
         String v = b.getOpenai().getApiVersion();
         if (!v.isEmpty() && !VERSION_TOKEN.matcher(v).matches()) {
@@ -304,7 +306,8 @@ final class StandardConfigValidator implements ConfigValidator {
           issues.add("mock", "applies only to MOCK backends, not " + kind.name());
         }
         var m = b.getMock();
-        FieldRules.range(issues, "mock.tokens_per_response", m.getTokensPerResponse(), 0, 1_000_000);
+        FieldRules.range(
+            issues, "mock.tokens_per_response", m.getTokensPerResponse(), 0, 1_000_000);
         if (!Double.isFinite(m.getTokensPerSecond()) || m.getTokensPerSecond() < 0) {
           issues.add("mock.tokens_per_second", m.getTokensPerSecond() + " (expected: >= 0)");
         }
@@ -313,7 +316,8 @@ final class StandardConfigValidator implements ConfigValidator {
           if (!Durations.isValid(ttft) || Durations.isNegative(ttft)) {
             issues.add("mock.time_to_first_token", "is not a valid non-negative duration");
           } else if (Durations.toNanos(ttft) > TEN_MINUTES.toNanos()) {
-            issues.add("mock.time_to_first_token", Durations.toString(ttft) + " (expected: at most 600s)");
+            issues.add(
+                "mock.time_to_first_token", Durations.toString(ttft) + " (expected: at most 600s)");
           }
         }
         FieldRules.range(issues, "mock.embedding_dimensions", m.getEmbeddingDimensions(), 0, 8192);
@@ -335,6 +339,12 @@ final class StandardConfigValidator implements ConfigValidator {
             field,
             quote(alias) + " is not a valid alias (expected: 1 to 128 characters of A-Z, a-z, 0-9"
                 + " and ._:/@-)");
+        continue;
+      }
+      if (alias.equals(m.getName())) {
+        // The model's own name is already one of its public names; data planes index names and
+        // aliases in one namespace and refuse the duplicate, so it must not get this far.
+        issues.add(field, quote(alias) + " is the model's own name (an alias is another name)");
         continue;
       }
       String owner = index.publicNameOwner(alias);
@@ -387,7 +397,8 @@ final class StandardConfigValidator implements ConfigValidator {
     if (!v.getName().isEmpty() && !versionNames.add(v.getName())) {
       issues.add(field + ".name", "duplicate version " + quote(v.getName()));
     }
-    FieldRules.maxChars(issues, field + ".upstream_model", v.getUpstreamModel(), MAX_UPSTREAM_MODEL_CHARS);
+    FieldRules.maxChars(
+        issues, field + ".upstream_model", v.getUpstreamModel(), MAX_UPSTREAM_MODEL_CHARS);
     if (v.getLoadBalancing() == LoadBalancingPolicy.UNRECOGNIZED) {
       issues.add(field + ".load_balancing", "is not a load-balancing policy");
     }
@@ -405,7 +416,8 @@ final class StandardConfigValidator implements ConfigValidator {
       } else if (!backends.add(t.getBackend())) {
         issues.add(tf + ".backend", "duplicate backend " + quote(t.getBackend()));
       }
-      FieldRules.maxChars(issues, tf + ".upstream_model", t.getUpstreamModel(), MAX_UPSTREAM_MODEL_CHARS);
+      FieldRules.maxChars(
+          issues, tf + ".upstream_model", t.getUpstreamModel(), MAX_UPSTREAM_MODEL_CHARS);
       if (t.getUpstreamModel().isEmpty() && v.getUpstreamModel().isEmpty()) {
         issues.add(
             tf + ".upstream_model", "required when the version sets no upstream_model");
@@ -470,7 +482,8 @@ final class StandardConfigValidator implements ConfigValidator {
         if (s.getHeader().isEmpty()) {
           issues.add("stickiness.header", "required with STICKINESS_KEY_HEADER");
         } else if (!FieldRules.HEADER_NAME.matcher(s.getHeader()).matches()) {
-          issues.add("stickiness.header", quote(s.getHeader()) + " is not a lower-case header name");
+          issues.add(
+              "stickiness.header", quote(s.getHeader()) + " is not a lower-case header name");
         }
       } else if (!s.getHeader().isEmpty()) {
         issues.add("stickiness.header", "set only with STICKINESS_KEY_HEADER");
@@ -566,7 +579,8 @@ final class StandardConfigValidator implements ConfigValidator {
   private static void retryPolicy(Issues issues, RetryPolicy p) {
     FieldRules.range(issues, "retry_policy.max_attempts", p.getMaxAttempts(), 0, 5);
     if (p.hasPerTryTimeout()) {
-      FieldRules.positiveDuration(issues, "retry_policy.per_try_timeout", p.getPerTryTimeout(), DAY);
+      FieldRules.positiveDuration(
+          issues, "retry_policy.per_try_timeout", p.getPerTryTimeout(), DAY);
     }
     retryConditions(issues, "retry_policy.retry_on", p.getRetryOnList());
     if (p.hasBackoffBaseInterval()) {
@@ -790,7 +804,8 @@ final class StandardConfigValidator implements ConfigValidator {
     switch (j.getJwksSourceCase()) {
       case JWKS_FILE -> FieldRules.absolutePath(issues, "jwks_file", j.getJwksFile());
       case JWKS_URI -> FieldRules.httpUrl(issues, "jwks_uri", j.getJwksUri(), true);
-      case JWKSSOURCE_NOT_SET -> issues.add("jwks_file", "set exactly one of jwks_file and jwks_uri");
+      case JWKSSOURCE_NOT_SET ->
+          issues.add("jwks_file", "set exactly one of jwks_file and jwks_uri");
     }
     if (j.hasJwksCacheDuration()) {
       FieldRules.positiveDuration(issues, "jwks_cache_duration", j.getJwksCacheDuration(), DAY);

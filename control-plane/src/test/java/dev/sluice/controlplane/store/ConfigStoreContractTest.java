@@ -11,15 +11,22 @@ import static dev.sluice.controlplane.store.StoreTesting.next;
 import static dev.sluice.controlplane.store.StoreTesting.version;
 import static dev.sluice.controlplane.store.StoreTesting.versions;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.common.collect.ImmutableMap;
+import com.google.protobuf.util.Timestamps;
 import dev.sluice.admin.v1.ChangeRecord;
 import dev.sluice.admin.v1.ChangeType;
+import dev.sluice.admin.v1.FleetStatusRecord;
+import dev.sluice.admin.v1.NodeStatus;
+import dev.sluice.admin.v1.NodeSyncState;
 import dev.sluice.config.v1.ResourceKind;
+import dev.sluice.discovery.v1.Node;
 import dev.sluice.grpc.ApiException;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -27,6 +34,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,8 +63,11 @@ public abstract class ConfigStoreContractTest {
     store = newStore();
   }
 
+  private final List<ConfigStore.Subscription> subscriptions = new ArrayList<>();
+
   @AfterEach
   void closeStore() {
+    subscriptions.forEach(ConfigStore.Subscription::close);
     if (store != null) {
       store.close();
     }
@@ -420,6 +431,143 @@ public abstract class ConfigStoreContractTest {
     assertThat(failure(store.read()).code()).isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(failure(store.commit(change(0).upsert(backend("a", "one")).build())).code())
         .isEqualTo(Status.Code.UNAVAILABLE);
+    assertThat(failure(store.publishFleetStatus("cp-a", fleetStatus("dp-1", 1))).code())
+        .isEqualTo(Status.Code.UNAVAILABLE);
     assertThat(store.isWritable()).isFalse();
+  }
+
+  // ---- fleet status
+
+  @Test
+  void everyReplicasPublishedFleetStatusIsWatchedUnderItsId() throws Exception {
+    BlockingQueue<Map<String, FleetStatusRecord>> deliveries = watchFleetStatus();
+    FleetStatusRecord ofA = fleetStatus("dp-1", 7);
+    FleetStatusRecord ofB = fleetStatus("dp-2", 7);
+
+    await(store.publishFleetStatus("cp-a", ofA));
+    await(store.publishFleetStatus("cp-b", ofB));
+
+    Map<String, FleetStatusRecord> records = nextStatus(deliveries, r -> r.size() == 2);
+    assertThat(records).containsExactlyInAnyOrderEntriesOf(Map.of("cp-a", ofA, "cp-b", ofB));
+  }
+
+  @Test
+  void aReplicasNewerRecordReplacesItsPreviousOne() throws Exception {
+    BlockingQueue<Map<String, FleetStatusRecord>> deliveries = watchFleetStatus();
+    await(store.publishFleetStatus("cp-a", fleetStatus("dp-1", 7)));
+    FleetStatusRecord newer = fleetStatus("dp-1", 8);
+
+    await(store.publishFleetStatus("cp-a", newer));
+
+    assertThat(nextStatus(deliveries, r -> newer.equals(r.get("cp-a")))).containsOnlyKeys("cp-a");
+  }
+
+  @Test
+  void aWithdrawnRecordIsGoneAndWithdrawingTwiceIsHarmless() throws Exception {
+    BlockingQueue<Map<String, FleetStatusRecord>> deliveries = watchFleetStatus();
+    await(store.publishFleetStatus("cp-a", fleetStatus("dp-1", 7)));
+    await(store.publishFleetStatus("cp-b", fleetStatus("dp-2", 7)));
+    nextStatus(deliveries, r -> r.size() == 2);
+
+    await(store.withdrawFleetStatus("cp-a"));
+    await(store.withdrawFleetStatus("cp-a"));
+    await(store.withdrawFleetStatus("cp-never-published"));
+
+    assertThat(nextStatus(deliveries, r -> !r.containsKey("cp-a"))).containsOnlyKeys("cp-b");
+  }
+
+  @Test
+  void aFleetStatusWatchStartsWithTheRecordsPublishedBeforeIt() throws Exception {
+    FleetStatusRecord ofA = fleetStatus("dp-1", 7);
+    await(store.publishFleetStatus("cp-a", ofA));
+
+    BlockingQueue<Map<String, FleetStatusRecord>> deliveries = watchFleetStatus();
+
+    assertThat(nextStatus(deliveries, r -> !r.isEmpty())).isEqualTo(Map.of("cp-a", ofA));
+  }
+
+  /**
+   * Status records are live state: publishing one must not create a config version, or every
+   * replica would rebuild and resend its snapshot to every data plane about once a second.
+   */
+  @Test
+  void fleetStatusIsNotConfigItCreatesNoVersionAndWakesNoConfigWatcher() throws Exception {
+    long v1 = version(store.commit(change(0).upsert(backend("a", "one")).build()));
+    BlockingQueue<StoredConfig> configs = new LinkedBlockingQueue<>();
+    ConfigStore.Subscription configWatch = store.watch(configs::add);
+    BlockingQueue<Map<String, FleetStatusRecord>> statuses = watchFleetStatus();
+    try {
+      next(configs, config -> config.version() == v1);
+
+      for (int version = 1; version <= 3; version++) {
+        await(store.publishFleetStatus("cp-a", fleetStatus("dp-1", version)));
+      }
+      nextStatus(statuses, r -> fleetStatus("dp-1", 3).equals(r.get("cp-a")));
+      StoredConfig read = await(store.read());
+      long v2 = version(store.commit(change(v1).upsert(backend("b", "one")).build()));
+      List<StoredConfig> between = new ArrayList<>();
+      next(configs, config -> config.version() == v2, between);
+
+      assertThat(read.version()).isEqualTo(v1);
+      assertThat(between).as("config deliveries caused by status writes").isEmpty();
+      assertThat(await(store.history(0, 10)))
+          .extracting(ChangeRecord::getConfigVersion)
+          .containsExactly(v2, v1);
+    } finally {
+      configWatch.close();
+    }
+  }
+
+  @Test
+  void aReplicaIdThatCannotNameARecordIsRefused() {
+    assertThatThrownBy(() -> store.publishFleetStatus("cp/a", fleetStatus("dp-1", 1)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("controlPlaneId");
+    assertThatThrownBy(() -> store.withdrawFleetStatus(""))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /** A replica's record naming one node that serves {@code version} of epoch 1a. */
+  protected static FleetStatusRecord fleetStatus(String nodeId, long version) {
+    return FleetStatusRecord.newBuilder()
+        .setUpdateTime(Timestamps.fromMillis(1_700_000_000_000L + version))
+        .addEntries(
+            FleetStatusRecord.Entry.newBuilder()
+                .setStatus(
+                    NodeStatus.newBuilder()
+                        .setNode(Node.newBuilder().setId(nodeId))
+                        .setState(NodeSyncState.NODE_SYNC_STATE_SYNCED)
+                        .setAppliedVersion(version))
+                .setAppliedVersionInfo("1a." + version))
+        .build();
+  }
+
+  private BlockingQueue<Map<String, FleetStatusRecord>> watchFleetStatus() {
+    BlockingQueue<Map<String, FleetStatusRecord>> deliveries = new LinkedBlockingQueue<>();
+    ConfigStore.Subscription subscription = store.watchFleetStatus(deliveries::add);
+    subscriptions.add(subscription);
+    return deliveries;
+  }
+
+  /** The first fleet-status delivery matching {@code wanted}, waiting a bounded time. */
+  protected static Map<String, FleetStatusRecord> nextStatus(
+      BlockingQueue<Map<String, FleetStatusRecord>> deliveries,
+      Predicate<Map<String, FleetStatusRecord>> wanted)
+      throws InterruptedException {
+    long deadline = System.nanoTime() + StoreTesting.WAIT.toNanos();
+    Map<String, FleetStatusRecord> last = null;
+    while (true) {
+      long left = deadline - System.nanoTime();
+      Map<String, FleetStatusRecord> records =
+          deliveries.poll(Math.max(left, 0), TimeUnit.NANOSECONDS);
+      if (records == null) {
+        throw new AssertionError(
+            "no matching fleet status delivered within " + StoreTesting.WAIT + "; last: " + last);
+      }
+      if (wanted.test(records)) {
+        return records;
+      }
+      last = records;
+    }
   }
 }

@@ -99,11 +99,13 @@ class ConfigValidatorTest {
             "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE base_url: \"ftp://h/v1\" }",
             "backend/x.base_url"),
         broken(
-            "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE base_url: \"http://h/v1/\" }",
+            "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE base_url: \"http://h/v1/\""
+                + " }",
             "backend/x.base_url"),
         broken("backend { name: \"x\" kind: BACKEND_KIND_OPENAI }", "backend/x.api_key"),
         broken(
-            "backend { name: \"x\" kind: BACKEND_KIND_ANTHROPIC api_key { } }", "backend/x.api_key"),
+            "backend { name: \"x\" kind: BACKEND_KIND_ANTHROPIC api_key { } }",
+            "backend/x.api_key"),
         broken(
             "backend { name: \"x\" kind: BACKEND_KIND_GEMINI api_key { env_var: \"1BAD\" } }",
             "backend/x.api_key.env_var"),
@@ -114,8 +116,8 @@ class ConfigValidatorTest {
             "backend { name: \"x\" kind: BACKEND_KIND_GEMINI api_key { file_path: \"/a/../b\" } }",
             "backend/x.api_key.file_path"),
         broken(
-            "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE base_url: \"http://h:8000/v1\""
-                + " headers { name: \"host\" plain: \"h\" } }",
+            "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE base_url:"
+                + " \"http://h:8000/v1\" headers { name: \"host\" plain: \"h\" } }",
             "backend/x.headers[0].name"),
         broken(
             "backend { name: \"x\" kind: BACKEND_KIND_OPENAI api_key { env_var: \"K\" }"
@@ -123,7 +125,8 @@ class ConfigValidatorTest {
             "backend/x.headers[0].name"),
         broken(
             "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE base_url: \"http://h/v1\""
-                + " headers { name: \"x-a\" plain: \"1\" } headers { name: \"x-a\" plain: \"2\" } }",
+                + " headers { name: \"x-a\" plain: \"1\" } headers { name: \"x-a\" plain: \"2\" }"
+                + " }",
             "backend/x.headers[1].name"),
         broken(
             "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE base_url: \"http://h/v1\""
@@ -161,13 +164,16 @@ class ConfigValidatorTest {
                 + " max_ejection_time { seconds: 10 } } }",
             "backend/x.outlier_detection.max_ejection_time"),
         broken(
-            "backend { name: \"x\" kind: BACKEND_KIND_MOCK labels { key: \"Bad Key\" value: \"v\" } }",
+            "backend { name: \"x\" kind: BACKEND_KIND_MOCK labels { key: \"Bad Key\" value: \"v\" }"
+                + " }",
             "backend/x.labels[Bad Key]"),
         broken(
             "backend { name: \"x\" kind: BACKEND_KIND_MOCK labels { key: \"k\" value: \"a b\" } }",
             "backend/x.labels[k]"),
         broken(
-            "backend { name: \"x\" kind: BACKEND_KIND_MOCK description: \"" + "d".repeat(1025) + "\" }",
+            "backend { name: \"x\" kind: BACKEND_KIND_MOCK description: \""
+                + "d".repeat(1025)
+                + "\" }",
             "backend/x.description"),
         broken(
             "model { name: \"solo\" versions { name: \"v1\" upstream_model: \"m\""
@@ -206,12 +212,20 @@ class ConfigValidatorTest {
                 + " upstream_model: \"m\" backends { backend: \"mock\" } } }",
             "model/solo.aliases[0]"),
         broken(
+            "model { name: \"solo\" aliases: \"solo\" versions { name: \"v1\""
+                + " upstream_model: \"m\" backends { backend: \"mock\" } } }",
+            "model/solo.aliases[0]"),
+        broken(
+            "model { name: \"solo\" aliases: \"other\" aliases: \"other\" versions {"
+                + " name: \"v1\" upstream_model: \"m\" backends { backend: \"mock\" } } }",
+            "model/solo.aliases[1]"),
+        broken(
             "model { name: \"solo\" aliases: \"bad alias\" versions { name: \"v1\""
                 + " upstream_model: \"m\" backends { backend: \"mock\" } } }",
             "model/solo.aliases[0]"),
         broken(
-            "model { name: \"solo\" context_window_tokens: 100 max_output_tokens: 200"
-                + " versions { name: \"v1\" upstream_model: \"m\" backends { backend: \"mock\" } } }",
+            "model { name: \"solo\" context_window_tokens: 100 max_output_tokens: 200 versions {"
+                + " name: \"v1\" upstream_model: \"m\" backends { backend: \"mock\" } } }",
             "model/solo.max_output_tokens"),
         broken(
             "model { name: \"solo\" capabilities: MODEL_CAPABILITY_UNSPECIFIED versions {"
@@ -221,7 +235,8 @@ class ConfigValidatorTest {
             "route { name: \"r\" destinations { model: \"chat\" weight: 1001 } }",
             "route/r.destinations[0].weight"),
         broken(
-            "route { name: \"r\" destinations { model: \"nope\" } }", "route/r.destinations[0].model"),
+            "route { name: \"r\" destinations { model: \"nope\" } }",
+            "route/r.destinations[0].model"),
         broken(
             "route { name: \"r\" destinations { model: \"chat\" model_version: \"v9\" } }",
             "route/r.destinations[0].model_version"),
@@ -229,14 +244,18 @@ class ConfigValidatorTest {
             "route { name: \"r\" destinations { model_version: \"v1\" } }",
             "route/r.destinations[0].model_version"),
         broken(
-            "route { name: \"r\" match { models: \"chat\" } destinations { model_version: \"v9\" } }",
+            "route { name: \"r\" match { models: \"chat\" } destinations { model_version: \"v9\" }"
+                + " }",
             "route/r.destinations[0].model_version"),
         broken(
-            "route { name: \"r\" destinations { model: \"chat\" } destinations { model: \"chat\" } }",
+            "route { name: \"r\" destinations { model: \"chat\" } destinations { model: \"chat\" }"
+                + " }",
             "route/r.destinations[1]"),
         broken(
-            "route { name: \"r\" match { models: \"Chat-Model:latest\" } }", "route/r.match.models[0]"),
-        broken("route { name: \"r\" match { consumers: \"nobody\" } }", "route/r.match.consumers[0]"),
+            "route { name: \"r\" match { models: \"Chat-Model:latest\" } }",
+            "route/r.match.models[0]"),
+        broken(
+            "route { name: \"r\" match { consumers: \"nobody\" } }", "route/r.match.consumers[0]"),
         broken(
             "route { name: \"r\" match { headers { name: \"x-a\" regex: \"(\" } } }",
             "route/r.match.headers[0].regex"),
@@ -244,10 +263,13 @@ class ConfigValidatorTest {
             "route { name: \"r\" match { headers { name: \"X-Upper\" } } }",
             "route/r.match.headers[0].name"),
         broken(
-            "route { name: \"r\" fallbacks { model: \"chat\" } fallback_on: RETRY_CONDITION_UNSPECIFIED }",
+            "route { name: \"r\" fallbacks { model: \"chat\" } fallback_on:"
+                + " RETRY_CONDITION_UNSPECIFIED }",
             "route/r.fallback_on[0]"),
         broken("route { name: \"r\" fallback_on: RETRY_CONDITION_TIMEOUT }", "route/r.fallback_on"),
-        broken("route { name: \"r\" retry_policy { max_attempts: 6 } }", "route/r.retry_policy.max_attempts"),
+        broken(
+            "route { name: \"r\" retry_policy { max_attempts: 6 } }",
+            "route/r.retry_policy.max_attempts"),
         broken(
             "route { name: \"r\" retry_policy { budget { budget_percent: 120 } } }",
             "route/r.retry_policy.budget.budget_percent"),
@@ -257,7 +279,9 @@ class ConfigValidatorTest {
         broken(
             "route { name: \"r\" stickiness { key: STICKINESS_KEY_CONSUMER header: \"x\" } }",
             "route/r.stickiness.header"),
-        broken("route { name: \"r\" rate_limit_policies: \"nope\" }", "route/r.rate_limit_policies[0]"),
+        broken(
+            "route { name: \"r\" rate_limit_policies: \"nope\" }",
+            "route/r.rate_limit_policies[0]"),
         broken("route { name: \"r\" timeout { seconds: -1 } }", "route/r.timeout"),
         broken(
             "rate_limit_policy { name: \"p\" limits { metric: RATE_LIMIT_METRIC_REQUESTS amount: 1"
@@ -272,29 +296,36 @@ class ConfigValidatorTest {
             "rate_limit_policy/p.limits[0].metric"),
         broken("rate_limit_policy { name: \"p\" }", "rate_limit_policy/p.limits"),
         broken(
-            "rate_limit_policy { name: \"p\" dimensions: RATE_LIMIT_DIMENSION_MODEL"
-                + " dimensions: RATE_LIMIT_DIMENSION_MODEL limits { metric: RATE_LIMIT_METRIC_REQUESTS"
-                + " amount: 1 window { seconds: 1 } } }",
+            "rate_limit_policy { name: \"p\" dimensions: RATE_LIMIT_DIMENSION_MODEL dimensions:"
+                + " RATE_LIMIT_DIMENSION_MODEL limits { metric: RATE_LIMIT_METRIC_REQUESTS amount:"
+                + " 1 window { seconds: 1 } } }",
             "rate_limit_policy/p.dimensions[1]"),
         broken("consumer { name: \"c\" models: \"nope\" }", "consumer/c.models[0]"),
         broken("consumer { name: \"c\" tenant: \"Acme\" }", "consumer/c.tenant"),
-        broken("consumer { name: \"c\" rate_limit_policies: \"nope\" }", "consumer/c.rate_limit_policies[0]"),
         broken(
-            "api_key { name: \"k\" consumer: \"nobody\" hash { algorithm: API_KEY_HASH_ALGORITHM_SHA256"
-                + " salt: \"0123456789abcdef\" digest: \"0123456789abcdef0123456789abcdef\" } }",
+            "consumer { name: \"c\" rate_limit_policies: \"nope\" }",
+            "consumer/c.rate_limit_policies[0]"),
+        broken(
+            "api_key { name: \"k\" consumer: \"nobody\" hash { algorithm:"
+                + " API_KEY_HASH_ALGORITHM_SHA256 salt: \"0123456789abcdef\" digest:"
+                + " \"0123456789abcdef0123456789abcdef\" } }",
             "api_key/k.consumer"),
         broken(
-            "api_key { name: \"k\" consumer: \"team-a\" hash { algorithm: API_KEY_HASH_ALGORITHM_SHA256"
-                + " salt: \"short\" digest: \"0123456789abcdef0123456789abcdef\" } }",
+            "api_key { name: \"k\" consumer: \"team-a\" hash { algorithm:"
+                + " API_KEY_HASH_ALGORITHM_SHA256 salt: \"short\" digest:"
+                + " \"0123456789abcdef0123456789abcdef\" } }",
             "api_key/k.hash.salt"),
         broken("api_key { name: \"k\" consumer: \"team-a\" }", "api_key/k.hash"),
         broken(
-            "prompt_template { name: \"t\" text: \"Hi {{ who }}\" }", "prompt_template/t.variables_schema"),
+            "prompt_template { name: \"t\" text: \"Hi {{ who }}\" }",
+            "prompt_template/t.variables_schema"),
         broken("prompt_template { name: \"t\" text: \"Hi {{ 1x }}\" }", "prompt_template/t.text"),
         broken("prompt_template { name: \"t\" }", "prompt_template/t.text"),
         broken(
-            "prompt_template { name: \"big\" text: \"x\" variables_schema { fields { key: \"description\""
-                + " value { string_value: \"" + "x".repeat(300 * 1024) + "\" } } } }",
+            "prompt_template { name: \"big\" text: \"x\" variables_schema { fields { key:"
+                + " \"description\" value { string_value: \""
+                + "x".repeat(300 * 1024)
+                + "\" } } } }",
             "prompt_template/big"),
         broken(
             "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
@@ -375,7 +406,35 @@ class ConfigValidatorTest {
     assertThat(validator.validate(config))
         .extracting(Violation::path)
         .containsExactly(
-            "backend/x.api_key", "backend/x.timeouts.request_timeout", "backend/x.max_concurrent_requests");
+            "backend/x.api_key",
+            "backend/x.timeouts.request_timeout",
+            "backend/x.max_concurrent_requests");
+  }
+
+  /**
+   * model.proto: aliases are "unique across all model names and aliases", the model's own name
+   * included. Data planes index names and aliases together and refuse such a model, so a config the
+   * control plane let through would be NACKed by the whole fleet.
+   */
+  @Test
+  void anAliasEqualToTheModelsOwnNameIsRejectedAsTheDataPlaneWouldRejectIt() {
+    Map<ResourceKey, Resource> config = config();
+    Resource resource =
+        parse(
+            "model { name: \"fresh\" aliases: \"fresh\" capabilities: MODEL_CAPABILITY_CHAT"
+                + " versions { name: \"v1\" upstream_model: \"mock-1\""
+                + " backends { backend: \"mock\" } } }");
+    config.put(ResourceKey.of(resource), resource);
+
+    List<Violation> violations = validator.validate(config);
+
+    assertThat(violations)
+        .singleElement()
+        .satisfies(
+            v -> {
+              assertThat(v.path()).isEqualTo("model/fresh.aliases[0]");
+              assertThat(v.description()).contains("the model's own name");
+            });
   }
 
   @Test

@@ -31,6 +31,7 @@ final class ApiKeyAuthenticator implements Authenticator {
       Metadata.Key.of("x-api-key", Metadata.ASCII_STRING_MARSHALLER);
 
   static final String KEY_PREFIX = "sk-sluice-";
+  static final String REASON = "API_KEY_INVALID";
   private static final String BEARER = "bearer ";
   private static final byte[] DECOY_SALT = new byte[16];
   private static final byte[] DECOY_DIGEST = new byte[32];
@@ -120,8 +121,13 @@ final class ApiKeyAuthenticator implements Authenticator {
     return unauthenticated("invalid API key");
   }
 
-  private static ApiException unauthenticated(String message) {
-    return ApiException.builder(Status.Code.UNAUTHENTICATED, "API_KEY_INVALID")
+  /**
+   * The refusal of a credential. API keys and JWTs share reason {@value #REASON}: the public error
+   * contract has one reason for a missing or invalid credential of any kind, and a caller learns
+   * nothing from the reason it did not already know.
+   */
+  static ApiException unauthenticated(String message) {
+    return ApiException.builder(Status.Code.UNAUTHENTICATED, REASON)
         .message(message)
         .build();
   }

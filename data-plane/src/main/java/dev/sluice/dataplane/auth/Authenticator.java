@@ -4,7 +4,10 @@ import dev.sluice.grpc.ApiException;
 import io.grpc.Metadata;
 import java.time.Clock;
 
-/** Decides who is calling from a request's metadata. */
+/**
+ * Decides who is calling from a request's metadata. Implementations never wait on I/O: they run on
+ * the event loop of every call.
+ */
 public interface Authenticator {
   /**
    * The caller presenting {@code headers}, according to {@code access}.
@@ -24,5 +27,18 @@ public interface Authenticator {
    */
   static Authenticator apiKeys(boolean allowAnonymous, Clock clock) {
     return new ApiKeyAuthenticator(allowAnonymous, clock);
+  }
+
+  /**
+   * Inference API keys as {@link #apiKeys}, and JWT bearer tokens ({@code authorization: Bearer
+   * <jwt>}) from the JwtIssuers of the served config: a bearer value without the {@code sk-sluice-}
+   * prefix is verified as a JWT when at least one issuer is configured. The node's authenticator.
+   *
+   * @param allowAnonymous as for {@link #apiKeys}
+   * @param clock decides key and token expiry
+   */
+  static Authenticator standard(boolean allowAnonymous, Clock clock) {
+    return new BearerAuthenticator(
+        new ApiKeyAuthenticator(allowAnonymous, clock), new JwtAuthenticator(clock));
   }
 }

@@ -20,6 +20,9 @@ import org.jspecify.annotations.Nullable;
  * @param rateLimitPolicies names of the RateLimitPolicy resources the consumer is subject to, in
  *     config order (they apply in addition to the matched route's); carried here so the request
  *     path needs no second lookup of the consumer
+ * @param principal who, within the consumer, presented a JWT: {@code <iss>#<sub>} (just {@code
+ *     <iss>} for a token without {@code sub}); null for API keys (see {@code apiKey}) and anonymous
+ *     callers. Many people or services share one consumer, so audit needs this finer identity.
  */
 public record Caller(
     String consumer,
@@ -27,7 +30,8 @@ public record Caller(
     @Nullable String apiKey,
     ImmutableSet<String> models,
     ImmutableSet<String> modelGroups,
-    ImmutableList<String> rateLimitPolicies) {
+    ImmutableList<String> rateLimitPolicies,
+    @Nullable String principal) {
   /** Consumer name of callers let in without a key when anonymous access is allowed. */
   public static final String ANONYMOUS = "anonymous";
 
@@ -58,18 +62,33 @@ public record Caller(
         null,
         ImmutableSet.of(ALL_MODELS),
         ImmutableSet.of(),
-        ImmutableList.of());
+        ImmutableList.of(),
+        null);
   }
 
   /** The caller behind {@code consumer}, authenticated with key {@code apiKey}. */
   public static Caller of(Consumer consumer, @Nullable String apiKey) {
+    return of(consumer, apiKey, null);
+  }
+
+  /**
+   * The caller behind {@code consumer}, authenticated with a JWT whose issuer and subject are
+   * {@code principal}. Its grants and policies are the consumer's, as for an API key.
+   */
+  public static Caller ofToken(Consumer consumer, String principal) {
+    return of(consumer, null, requireNonNull(principal, "principal"));
+  }
+
+  private static Caller of(
+      Consumer consumer, @Nullable String apiKey, @Nullable String principal) {
     return new Caller(
         consumer.getName(),
         consumer.getTenant().isEmpty() ? null : consumer.getTenant(),
         apiKey,
         ImmutableSet.copyOf(consumer.getModelsList()),
         ImmutableSet.copyOf(consumer.getModelGroupsList()),
-        ImmutableList.copyOf(consumer.getRateLimitPoliciesList()));
+        ImmutableList.copyOf(consumer.getRateLimitPoliciesList()),
+        principal);
   }
 
   /** Whether the caller is granted every model, existing or not. */

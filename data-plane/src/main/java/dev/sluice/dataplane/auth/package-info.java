@@ -1,6 +1,8 @@
 /**
- * Who is calling: inference API keys verified against the salted hashes in config, the consumer
- * behind each key, and the model grants that decide what the caller may use.
+ * Who is calling: inference API keys verified against the salted hashes in config, JWT bearer
+ * tokens verified against the keys of trusted issuers (JWKS from a file or URL, refreshed in the
+ * background and swapped in as immutable snapshots), the consumer behind each credential, and the
+ * model grants that decide what the caller may use.
  */
 @NullMarked
 package dev.sluice.dataplane.auth;

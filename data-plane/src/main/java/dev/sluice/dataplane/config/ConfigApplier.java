@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import com.google.rpc.Code;
 import com.google.rpc.Status;
 import dev.sluice.config.v1.ConfigSnapshot;
+import dev.sluice.dataplane.routing.ProviderLookup;
 import dev.sluice.discovery.v1.ConfigSource;
 import dev.sluice.discovery.v1.StreamConfigResponse;
 import java.io.IOException;
@@ -24,16 +25,24 @@ final class ConfigApplier {
 
   private final ServingConfig serving;
   private final @Nullable SnapshotFile cache;
+  private final ProviderLookup providers;
 
-  ConfigApplier(ServingConfig serving, @Nullable SnapshotFile cache) {
+  ConfigApplier(ServingConfig serving, @Nullable SnapshotFile cache, ProviderLookup providers) {
     this.serving = requireNonNull(serving, "serving");
     this.cache = cache;
+    this.providers = requireNonNull(providers, "providers");
+  }
+
+  /** The adapters configs are checked against. */
+  ProviderLookup providers() {
+    return providers;
   }
 
   /**
    * Applies {@code snapshot} at {@code versionInfo} from the control plane. Returns null once the
    * node serves it, or the reason it was rejected: INVALID_ARGUMENT for content that fails
-   * validation, FAILED_PRECONDITION for a version older than the one served.
+   * validation (including a backend kind this build cannot call), FAILED_PRECONDITION for a version
+   * older than the one served.
    */
   @Nullable Status apply(String versionInfo, ConfigSnapshot snapshot) {
     RuntimeConfig previous = serving.current();
@@ -53,7 +62,7 @@ final class ConfigApplier {
     try {
       next =
           RuntimeConfig.build(
-              versionInfo, snapshot, ConfigSource.CONFIG_SOURCE_CONTROL_PLANE, previous);
+              versionInfo, snapshot, ConfigSource.CONFIG_SOURCE_CONTROL_PLANE, previous, providers);
     } catch (IllegalArgumentException e) {
       logger.warning(() -> "Rejected config " + versionInfo + ": " + e.getMessage());
       return status(Code.INVALID_ARGUMENT, String.valueOf(e.getMessage()));
@@ -91,7 +100,11 @@ final class ConfigApplier {
         return null;
       }
       return RuntimeConfig.build(
-          saved.getVersionInfo(), saved.getSnapshot(), ConfigSource.CONFIG_SOURCE_FILE_CACHE, null);
+          saved.getVersionInfo(),
+          saved.getSnapshot(),
+          ConfigSource.CONFIG_SOURCE_FILE_CACHE,
+          null,
+          providers);
     } catch (IOException | IllegalArgumentException e) {
       logger.log(Level.WARNING, "Ignoring the config cache file " + cache.path(), e);
       return null;

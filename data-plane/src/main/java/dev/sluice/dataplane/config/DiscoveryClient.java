@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.common.collect.ImmutableList;
 import com.google.rpc.Status;
+import dev.sluice.dataplane.routing.ProviderLookup;
 import dev.sluice.discovery.v1.ConfigSource;
 import dev.sluice.discovery.v1.DiscoveryServiceGrpc;
 import dev.sluice.discovery.v1.Node;
@@ -93,7 +94,10 @@ public final class DiscoveryClient implements AutoCloseable {
     this.node = requireNonNull(b.node, "node");
     this.serving = requireNonNull(b.serving, "serving");
     this.applier =
-        new ConfigApplier(serving, b.cacheFile == null ? null : new SnapshotFile(b.cacheFile));
+        new ConfigApplier(
+            serving,
+            b.cacheFile == null ? null : new SnapshotFile(b.cacheFile),
+            requireNonNull(b.providers, "providers"));
     this.channelFactory = requireNonNull(b.channelFactory, "channelFactory");
     this.initialFetchTimeout = b.initialFetchTimeout;
     this.backoff = new Backoff(b.backoffInitial, b.backoffMax, new Random());
@@ -282,7 +286,8 @@ public final class DiscoveryClient implements AutoCloseable {
               fromFile.versionInfo(),
               fromFile.snapshot(),
               ConfigSource.CONFIG_SOURCE_CONTROL_PLANE,
-              current));
+              current,
+              applier.providers()));
       return null;
     }
     return Status.newBuilder()
@@ -438,6 +443,7 @@ public final class DiscoveryClient implements AutoCloseable {
     private @Nullable Node node;
     private @Nullable ServingConfig serving;
     private @Nullable Path cacheFile;
+    private @Nullable ProviderLookup providers;
     private @Nullable Function<String, ManagedChannel> channelFactory;
     private Duration initialFetchTimeout = Duration.ofSeconds(10);
     private Duration backoffInitial = Duration.ofMillis(500);
@@ -481,6 +487,16 @@ public final class DiscoveryClient implements AutoCloseable {
     /** How long start-up waits for a control plane before serving the cache file. Default 10 s. */
     public Builder initialFetchTimeout(Duration timeout) {
       this.initialFetchTimeout = requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /**
+     * The adapters this node calls backends through, the same the router uses. Required: a snapshot
+     * with a backend of a kind it has no adapter for is NACKed (version skew between a newer
+     * control plane and this build), never served.
+     */
+    public Builder providers(ProviderLookup providers) {
+      this.providers = requireNonNull(providers, "providers");
       return this;
     }
 

@@ -3,12 +3,15 @@ package dev.sluice.dataplane.config;
 import static java.util.Objects.requireNonNull;
 
 import com.google.common.collect.ImmutableMap;
+import dev.sluice.config.v1.Backend;
+import dev.sluice.config.v1.BackendKind;
 import dev.sluice.config.v1.ConfigSnapshot;
 import dev.sluice.config.v1.PromptTemplate;
 import dev.sluice.config.v1.RateLimitPolicy;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.dataplane.auth.AccessTable;
 import dev.sluice.dataplane.ratelimit.RateLimitTable;
+import dev.sluice.dataplane.routing.ProviderLookup;
 import dev.sluice.dataplane.routing.RouteTable;
 import dev.sluice.discovery.v1.ConfigSource;
 import java.util.ArrayList;
@@ -60,6 +63,8 @@ public final class RuntimeConfig {
    * @param source where the snapshot came from
    * @param previous the config served now, whose backend load records and retry budgets carry over;
    *     null when none is served
+   * @param providers the adapters this node calls backends through; a backend of a kind it has none
+   *     for makes the snapshot unservable
    * @throws IllegalArgumentException when the snapshot cannot be served; the message names the
    *     resource and field
    */
@@ -67,13 +72,18 @@ public final class RuntimeConfig {
       String versionInfo,
       ConfigSnapshot snapshot,
       ConfigSource source,
-      @Nullable RuntimeConfig previous) {
+      @Nullable RuntimeConfig previous,
+      ProviderLookup providers) {
     requireNonNull(versionInfo, "versionInfo");
     requireNonNull(snapshot, "snapshot");
     requireNonNull(source, "source");
+    requireNonNull(providers, "providers");
+    checkBackendKinds(snapshot.getResourcesList(), providers);
     RouteTable routes =
         RouteTable.build(snapshot.getResourcesList(), previous == null ? null : previous.routes);
-    AccessTable access = AccessTable.build(snapshot.getResourcesList());
+    // JWKS fetched for a jwks_uri carry over, as backend load does: a push must not drop them.
+    AccessTable access =
+        AccessTable.build(snapshot.getResourcesList(), previous == null ? null : previous.access);
     RateLimitTable rateLimits = rateLimits(snapshot.getResourcesList());
     Map<String, PromptTemplate> templates = new HashMap<>();
     for (Resource resource : snapshot.getResourcesList()) {
@@ -86,6 +96,44 @@ public final class RuntimeConfig {
     }
     return new RuntimeConfig(
         versionInfo, snapshot, source, routes, access, rateLimits, ImmutableMap.copyOf(templates));
+  }
+
+  /**
+   * Refuses a snapshot with a backend of a kind this node has no adapter for. The control plane
+   * accepts every kind its own build knows, and a fleet is upgraded one node at a time, so a
+   * control plane newer than some data planes can hand them a backend kind they cannot call (or one
+   * whose number their build does not even know). Refusing the whole snapshot turns that version
+   * skew into a NACK the operator sees in the fleet status, while the node keeps serving its last
+   * good config; accepting it would only fail the backend's calls later, one by one. (An
+   * unspecified kind is an invalid config, not skew: the route table reports it.)
+   */
+  private static void checkBackendKinds(List<Resource> resources, ProviderLookup providers) {
+    List<String> errors = new ArrayList<>();
+    for (Resource resource : resources) {
+      if (!resource.hasBackend()) {
+        continue;
+      }
+      Backend backend = resource.getBackend();
+      BackendKind kind = backend.getKind();
+      if (kind == BackendKind.BACKEND_KIND_UNSPECIFIED) {
+        continue;
+      }
+      String name =
+          kind == BackendKind.UNRECOGNIZED
+              ? "backend kind number " + backend.getKindValue()
+              : kind.name();
+      if (kind == BackendKind.UNRECOGNIZED || !providers.supports(kind)) {
+        errors.add(
+            "backend "
+                + backend.getName()
+                + ": kind: "
+                + name
+                + " is not supported by this data plane build");
+      }
+    }
+    if (!errors.isEmpty()) {
+      throw new IllegalArgumentException(String.join("; ", errors));
+    }
   }
 
   /**

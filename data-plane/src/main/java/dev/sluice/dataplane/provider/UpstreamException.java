@@ -34,7 +34,11 @@ public final class UpstreamException extends RuntimeException {
       @Nullable Duration retryAfter,
       String message,
       @Nullable Throwable cause) {
-    super(message, cause);
+    // No stack trace: this is an outcome, not a bug. It is created on the event loop for every
+    // failed attempt, most often under overload (pool overflow, 429s, timeouts), where filling a
+    // deep Netty stack costs more than the rest of the failure path; the failure, backend, message
+    // and cause say what happened.
+    super(message, cause, true, false);
     this.failure = requireNonNull(failure, "failure");
     this.backend = requireNonNull(backend, "backend");
     this.httpStatus = httpStatus;

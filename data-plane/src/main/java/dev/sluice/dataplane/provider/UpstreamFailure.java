@@ -33,7 +33,15 @@ public enum UpstreamFailure {
   /** An established stream broke after events were delivered. */
   STREAM_BROKEN(Status.Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", false, true),
   /** The backend is not usable as configured (e.g. a secret that does not resolve). */
-  MISCONFIGURED(Status.Code.FAILED_PRECONDITION, "BACKEND_MISCONFIGURED", true, false);
+  MISCONFIGURED(Status.Code.FAILED_PRECONDITION, "BACKEND_MISCONFIGURED", true, false),
+  /**
+   * The gateway's own connection pool to the backend is full: all the connections it allows are
+   * busy and too many requests already wait for one (Envoy's "upstream overflow"). Local overload,
+   * so it fails fast and may be retried on another backend, but it does not count against the
+   * backend's health: ejecting backends for the gateway's own saturation would only concentrate
+   * the load on the rest.
+   */
+  POOL_OVERFLOW(Status.Code.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", true, false);
 
   private final Status.Code code;
   private final String reason;

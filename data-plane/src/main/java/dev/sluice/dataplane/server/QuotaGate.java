@@ -125,7 +125,7 @@ final class QuotaGate {
       long maxOutputTokens) {
     RequestQuotaContext request =
         RequestQuotaContext.builder()
-            .apiKey(Strings.nullToEmpty(caller.apiKey()))
+            .apiKey(credential(caller))
             .consumer(caller.consumer())
             .tenant(Strings.nullToEmpty(caller.tenant()))
             .model(model.name())
@@ -242,5 +242,19 @@ final class QuotaGate {
 
   private static StreamChatResponse delta(ContentDelta.Builder delta) {
     return StreamChatResponse.newBuilder().setContentDelta(delta).build();
+  }
+
+  /**
+   * The value of the {@code api_key} dimension: the key's name, or for a JWT caller its principal
+   * ({@code <iss>#<sub>}), so per-credential limits hold for token callers too instead of pooling
+   * them all in one bucket. Bucket keys join {@code dimension=value} pairs with {@code ,}, so those
+   * characters (and {@code %}) are percent-encoded.
+   */
+  static String credential(Caller caller) {
+    if (caller.apiKey() != null) {
+      return caller.apiKey();
+    }
+    String principal = Strings.nullToEmpty(caller.principal());
+    return principal.replace("%", "%25").replace(",", "%2C").replace("=", "%3D");
   }
 }

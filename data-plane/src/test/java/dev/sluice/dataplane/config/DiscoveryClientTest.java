@@ -8,10 +8,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.google.rpc.Code;
+import dev.sluice.config.v1.Backend;
+import dev.sluice.config.v1.BackendKind;
 import dev.sluice.config.v1.ConfigSnapshot;
 import dev.sluice.config.v1.Route;
 import dev.sluice.config.v1.RouteDestination;
+import dev.sluice.config.v1.SecretRef;
+import dev.sluice.dataplane.routing.ProviderLookup;
 import dev.sluice.dataplane.testing.FakeControlPlane;
+import dev.sluice.dataplane.testing.TestConfigs;
 import dev.sluice.discovery.v1.ConfigSource;
 import dev.sluice.discovery.v1.DiscoveryServiceGrpc;
 import dev.sluice.discovery.v1.LeaseQuotaRequest;
@@ -68,12 +73,18 @@ class DiscoveryClientTest {
   }
 
   private DiscoveryClient client(ServingConfig serving, List<String> targets, Path cacheFile) {
+    return client(serving, targets, cacheFile, TestConfigs.EVERY_KIND);
+  }
+
+  private DiscoveryClient client(
+      ServingConfig serving, List<String> targets, Path cacheFile, ProviderLookup providers) {
     DiscoveryClient client =
         DiscoveryClient.builder()
             .targets(targets)
             .node(Node.newBuilder().setId("dp-test").build())
             .serving(serving)
             .cacheFile(cacheFile)
+            .providers(providers)
             .channelFactory(
                 target -> ManagedChannelBuilder.forTarget(target).usePlaintext().build())
             .reconnectBackoff(Duration.ofMillis(20), Duration.ofMillis(100))
@@ -163,6 +174,48 @@ class DiscoveryClientTest {
         .isEqualTo("route r1: rate_limit_policies[0]: ghost is not a RateLimitPolicy");
     assertThat(nack.getVersionInfo()).isEqualTo(versionInfo(1));
     assertThat(serving.current().versionInfo()).isEqualTo(versionInfo(1));
+  }
+
+  /**
+   * Version skew: a newer control plane accepts a backend kind this build has no adapter for. The
+   * node refuses the whole snapshot (NACK) and keeps serving the last good one, rather than serving
+   * it and failing that backend's calls later.
+   */
+  @Test
+  void nacksASnapshotWithABackendKindThisBuildCannotCallAndKeepsTheLastGoodConfig()
+      throws Exception {
+    FakeControlPlane cp = controlPlane("cp1");
+    ServingConfig serving = new ServingConfig();
+    client(
+        serving,
+        List.of(cp.target()),
+        dir.resolve("cache"),
+        TestConfigs.everyKindExcept(BackendKind.BACKEND_KIND_GEMINI));
+    cp.nextRequest(WAIT);
+    cp.send(versionInfo(1), V1);
+    cp.nextRequest(WAIT);
+
+    cp.send(
+        versionInfo(5),
+        snapshot(
+            5,
+            backend("b1"),
+            model("m1", "b1"),
+            Backend.newBuilder()
+                .setName("gemini")
+                .setKind(BackendKind.BACKEND_KIND_GEMINI)
+                .setApiKey(SecretRef.newBuilder().setEnvVar("GEMINI_API_KEY"))
+                .build(),
+            model("m2", "gemini")));
+    StreamConfigRequest nack = cp.nextRequest(WAIT);
+
+    assertThat(nack.getErrorDetail().getCode()).isEqualTo(Code.INVALID_ARGUMENT_VALUE);
+    assertThat(nack.getErrorDetail().getMessage())
+        .isEqualTo(
+            "backend gemini: kind: BACKEND_KIND_GEMINI is not supported by this data plane build");
+    assertThat(nack.getVersionInfo()).isEqualTo(versionInfo(1));
+    assertThat(serving.current().versionInfo()).isEqualTo(versionInfo(1));
+    assertThat(serving.current().routes().model("m2")).isNull();
   }
 
   @Test

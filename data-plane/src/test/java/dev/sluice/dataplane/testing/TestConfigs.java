@@ -11,6 +11,7 @@ import dev.sluice.config.v1.BackendKind;
 import dev.sluice.config.v1.BackendTarget;
 import dev.sluice.config.v1.ConfigSnapshot;
 import dev.sluice.config.v1.Consumer;
+import dev.sluice.config.v1.JwtIssuer;
 import dev.sluice.config.v1.Model;
 import dev.sluice.config.v1.ModelVersion;
 import dev.sluice.config.v1.PromptTemplate;
@@ -18,11 +19,20 @@ import dev.sluice.config.v1.RateLimitPolicy;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.config.v1.Route;
 import dev.sluice.dataplane.config.RuntimeConfig;
+import dev.sluice.dataplane.provider.ChatCall;
+import dev.sluice.dataplane.provider.ChatStreamListener;
+import dev.sluice.dataplane.provider.EmbedCall;
+import dev.sluice.dataplane.provider.ProviderAdapter;
+import dev.sluice.dataplane.provider.UpstreamStream;
+import dev.sluice.dataplane.routing.ProviderLookup;
 import dev.sluice.discovery.v1.ConfigSource;
+import dev.sluice.inference.v1.ChatResponse;
+import dev.sluice.inference.v1.EmbedResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /** Builders of config resources and snapshots for tests. */
 public final class TestConfigs {
@@ -102,6 +112,8 @@ public final class TestConfigs {
       b.setPromptTemplate(x);
     } else if (r instanceof RateLimitPolicy x) {
       b.setRateLimitPolicy(x);
+    } else if (r instanceof JwtIssuer x) {
+      b.setJwtIssuer(x);
     } else {
       throw new IllegalArgumentException("not a resource: " + r);
     }
@@ -132,6 +144,43 @@ public final class TestConfigs {
         versionInfo(version),
         snapshot(version, resources),
         ConfigSource.CONFIG_SOURCE_CONTROL_PLANE,
-        null);
+        null,
+        EVERY_KIND);
+  }
+
+  /**
+   * A provider lookup with an adapter for every backend kind, for tests that build configs but make
+   * no upstream calls: every call on its adapter fails.
+   */
+  public static final ProviderLookup EVERY_KIND = kind -> NoCalls.INSTANCE;
+
+  /** A lookup with adapters for every backend kind except {@code missing}. */
+  public static ProviderLookup everyKindExcept(BackendKind missing) {
+    return kind -> kind == missing ? null : NoCalls.INSTANCE;
+  }
+
+  /** An adapter that is never meant to be called. */
+  private enum NoCalls implements ProviderAdapter {
+    INSTANCE;
+
+    @Override
+    public BackendKind kind() {
+      throw new UnsupportedOperationException("this test makes no upstream calls");
+    }
+
+    @Override
+    public CompletableFuture<ChatResponse> chat(ChatCall call) {
+      throw new UnsupportedOperationException("this test makes no upstream calls");
+    }
+
+    @Override
+    public UpstreamStream streamChat(ChatCall call, ChatStreamListener listener) {
+      throw new UnsupportedOperationException("this test makes no upstream calls");
+    }
+
+    @Override
+    public CompletableFuture<EmbedResponse> embed(EmbedCall call) {
+      throw new UnsupportedOperationException("this test makes no upstream calls");
+    }
   }
 }

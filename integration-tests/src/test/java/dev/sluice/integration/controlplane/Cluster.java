@@ -245,7 +245,11 @@ final class Cluster implements AutoCloseable {
       return admin().applyChanges(request);
     }
 
-    /** WaitForFleetVersion: until every node connected here serves {@code version}, or 30 s. */
+    /**
+     * WaitForFleetVersion: until every connected node of the fleet serves {@code version}, or 30 s.
+     * The fleet is this replica's nodes and those the other replicas published (about once a
+     * second), so a node that just connected to another replica may not count yet.
+     */
     WaitForFleetVersionResponse waitForFleetVersion(long version) {
       return admin()
           .withDeadlineAfter(WAIT.toMillis() + 5_000, TimeUnit.MILLISECONDS)
@@ -256,7 +260,10 @@ final class Cluster implements AutoCloseable {
                   .build());
     }
 
-    /** Asserts that WaitForFleetVersion finds exactly {@code nodes} connected nodes at {@code version}. */
+    /**
+     * Asserts that WaitForFleetVersion finds exactly {@code nodes} connected nodes, on all
+     * replicas, at {@code version}.
+     */
     void assertFleetConverged(long version, int nodes) {
       WaitForFleetVersionResponse response = waitForFleetVersion(version);
       assertThat(response.getConverged())
@@ -274,6 +281,18 @@ final class Cluster implements AutoCloseable {
 
     List<NodeStatus> fleetStatus() {
       return admin().getFleetStatus(GetFleetStatusRequest.getDefaultInstance()).getNodesList();
+    }
+
+    /**
+     * Polls GetFleetStatus until it lists exactly {@code nodeIds} (in node id order) and returns
+     * that listing: nodes of other replicas show once those replicas published them.
+     */
+    List<NodeStatus> awaitFleetListing(String... nodeIds) {
+      List<String> expected = List.of(nodeIds);
+      return eventually(
+          id + " lists the nodes " + expected,
+          this::fleetStatus,
+          nodes -> nodes.stream().map(n -> n.getNode().getId()).toList().equals(expected));
     }
 
     /**

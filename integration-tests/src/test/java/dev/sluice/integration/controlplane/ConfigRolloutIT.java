@@ -3,11 +3,13 @@ package dev.sluice.integration.controlplane;
 import static dev.sluice.integration.controlplane.Cluster.eventually;
 import static dev.sluice.integration.controlplane.Configs.MOCK;
 import static dev.sluice.integration.controlplane.Configs.chatModel;
+import static dev.sluice.integration.controlplane.Configs.geminiBackend;
 import static dev.sluice.integration.controlplane.Configs.mockBackend;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import static org.assertj.core.groups.Tuple.tuple;
 
+import com.google.rpc.BadRequest;
 import com.google.rpc.Code;
 import dev.sluice.admin.v1.ApplyChangesRequest;
 import dev.sluice.admin.v1.Change;
@@ -21,15 +23,25 @@ import dev.sluice.admin.v1.ResourceChange;
 import dev.sluice.admin.v1.RollbackRequest;
 import dev.sluice.admin.v1.RollbackResponse;
 import dev.sluice.admin.v1.WaitForFleetVersionResponse;
+import dev.sluice.config.v1.BackendKind;
 import dev.sluice.config.v1.ConfigSnapshot;
 import dev.sluice.config.v1.Resource;
+import dev.sluice.config.v1.ResourceKind;
 import dev.sluice.controlplane.snapshot.Snapshot;
+import dev.sluice.dataplane.provider.ProviderRegistry;
+import dev.sluice.dataplane.provider.SecretResolver;
+import dev.sluice.dataplane.routing.ProviderLookup;
 import dev.sluice.integration.controlplane.Cluster.Node;
 import dev.sluice.integration.controlplane.Cluster.Replica;
 import dev.sluice.testing.etcd.EtcdExtension;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -38,7 +50,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A config version's way from the admin API to serving data planes on a real etcd: a version the
- * data plane refuses (NACK), a rollback, and two replicas that must hand out the same content.
+ * data plane refuses (NACK) and one the control plane refuses first, a rollback, and two replicas
+ * that must hand out the same content and report the same fleet.
  */
 @Timeout(60)
 class ConfigRolloutIT {
@@ -57,23 +70,25 @@ class ConfigRolloutIT {
   }
 
   /**
-   * The trigger is a model whose alias is its own name. The control plane's validator accepts it
-   * (StandardConfigValidator checks an alias only against other models); the data plane's route
-   * table refuses it ("already a model name or alias"), as model.proto's "unique across all model
-   * names and aliases" asks. That disagreement is a defect of its own, reported with this suite;
-   * once the control plane rejects such a config, this test needs another config that only the
-   * data plane refuses. What it proves meanwhile is that the NACK path contains the damage.
+   * Version skew, as during an upgrade: the control plane accepts a GEMINI backend, which this data
+   * plane's build cannot call (it is started without a GEMINI adapter). The node must refuse the
+   * whole version (NACK) rather than serve it and fail that backend's calls later, keep serving the
+   * last good version in full, and show up in ERROR with its reason in the fleet status, until the
+   * operator moves the model off that backend.
    */
   @Test
   void aVersionTheDataPlaneRefusesIsReportedAsErrorWhileItKeepsServingTheLastGoodOne()
       throws Exception {
     Replica cp = cluster.replica("cp-a");
     long good = cp.apply(mockBackend(MOCK), chatModel("chat", MOCK));
-    Node node = cluster.start(cluster.dataPlane("dp-nack", cp));
+    Node node =
+        cluster.start(
+            cluster
+                .dataPlane("dp-nack", cp)
+                .providers(buildWithout(BackendKind.BACKEND_KIND_GEMINI)));
     node.awaitVersion(good);
 
-    long refused =
-        cp.apply(chatModel("chat", MOCK, /* alias = its own name */ "chat"), chatModel("fresh", MOCK));
+    long refused = cp.apply(geminiBackend("gemini"), chatModel("fresh", "gemini"));
 
     NodeStatus error =
         eventually(
@@ -85,9 +100,8 @@ class ConfigRolloutIT {
     assertThat(error.getSentVersion()).isEqualTo(refused);
     assertThat(error.getErrorDetail().getCode()).isEqualTo(Code.INVALID_ARGUMENT_VALUE);
     assertThat(error.getErrorDetail().getMessage())
-        .contains("model chat")
-        .contains("aliases")
-        .contains("already a model name or alias");
+        .isEqualTo(
+            "backend gemini: kind: BACKEND_KIND_GEMINI is not supported by this data plane build");
     WaitForFleetVersionResponse wait = cp.waitForFleetVersion(refused);
     assertThat(wait.getConverged()).isFalse();
     assertThat(wait.getLaggingNodesList())
@@ -100,7 +114,14 @@ class ConfigRolloutIT {
         catchThrowableOfType(StatusRuntimeException.class, () -> node.chat("fresh"));
     assertThat(notYet.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND);
 
-    long fixed = cp.apply(chatModel("chat", MOCK));
+    long fixed =
+        cp.apply(
+                Configs.upserts(chatModel("fresh", MOCK))
+                    .addChanges(
+                        Change.newBuilder()
+                            .setDelete(Configs.ref(ResourceKind.RESOURCE_KIND_BACKEND, "gemini")))
+                    .build())
+            .getConfigVersion();
 
     cp.assertFleetConverged(fixed, 1);
     assertThat(node.configVersion()).isEqualTo(fixed);
@@ -108,6 +129,49 @@ class ConfigRolloutIT {
     NodeStatus synced = cp.fleetNode("dp-nack").orElseThrow();
     assertThat(synced.getState()).isEqualTo(NodeSyncState.NODE_SYNC_STATE_SYNCED);
     assertThat(synced.getAppliedVersion()).isEqualTo(fixed);
+  }
+
+  /**
+   * The control plane refuses what every data plane would refuse: a model whose alias is its own
+   * name (model.proto: aliases are unique across all model names and aliases). Nothing is written,
+   * so the fleet never sees it.
+   */
+  @Test
+  void aModelAliasEqualToItsOwnNameIsRefusedByTheControlPlaneBeforeAnyDataPlaneSeesIt()
+      throws Exception {
+    Replica cp = cluster.replica("cp-a");
+    long good = cp.apply(mockBackend(MOCK), chatModel("chat", MOCK));
+    Node node = cluster.start(cluster.dataPlane("dp-1", cp));
+    node.awaitVersion(good);
+
+    StatusRuntimeException refused =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () -> cp.apply(chatModel("chat", MOCK, /* alias = its own name */ "chat")));
+
+    assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(Cluster.detail(refused, BadRequest.class).orElseThrow().getFieldViolationsList())
+        .extracting(BadRequest.FieldViolation::getField)
+        .containsExactly("changes[0].upsert.model.aliases[0]");
+    assertThat(cp.snapshot().version()).isEqualTo(good);
+    cp.assertFleetConverged(good, 1);
+    assertThat(cp.fleetNode("dp-1").orElseThrow().getState())
+        .isEqualTo(NodeSyncState.NODE_SYNC_STATE_SYNCED);
+  }
+
+  /**
+   * The adapters of a data-plane build that lacks {@code missing}: every other kind is served by
+   * the real adapters, on event loops closed with the cluster.
+   */
+  private ProviderLookup buildWithout(BackendKind missing) {
+    EventLoopGroup loops = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    cluster.closeLater(
+        () -> loops.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly());
+    ProviderRegistry registry =
+        cluster.closeLater(
+            ProviderRegistry.create(
+                loops, NioSocketChannel.class, SecretResolver.fromEnvironment()));
+    return kind -> kind == missing || !registry.supports(kind) ? null : registry.forKind(kind);
   }
 
   @Test
@@ -167,6 +231,9 @@ class ConfigRolloutIT {
     Node onB = cluster.start(cluster.dataPlane("dp-b", b));
     a.awaitConnected("dp-a");
     b.awaitConnected("dp-b");
+    // Each replica's fleet includes the other's node once that replica published it.
+    a.awaitFleetListing("dp-a", "dp-b");
+    b.awaitFleetListing("dp-a", "dp-b");
 
     a.apply(mockBackend(MOCK), chatModel("chat", MOCK));
     long latest = b.apply(chatModel("second", MOCK));
@@ -174,9 +241,9 @@ class ConfigRolloutIT {
     WaitForFleetVersionResponse atA = a.waitForFleetVersion(latest);
     WaitForFleetVersionResponse atB = b.waitForFleetVersion(latest);
     assertThat(atA.getConverged()).as("fleet of cp-a: %s", atA).isTrue();
-    assertThat(atA.getSelectedNodeCount()).isEqualTo(1);
+    assertThat(atA.getSelectedNodeCount()).as("nodes cp-a waited for").isEqualTo(2);
     assertThat(atB.getConverged()).as("fleet of cp-b: %s", atB).isTrue();
-    assertThat(atB.getSelectedNodeCount()).isEqualTo(1);
+    assertThat(atB.getSelectedNodeCount()).as("nodes cp-b waited for").isEqualTo(2);
     Snapshot snapshotA = a.snapshot();
     Snapshot snapshotB = b.snapshot();
     assertThat(snapshotA.version()).isEqualTo(latest);
@@ -216,20 +283,58 @@ class ConfigRolloutIT {
     a.awaitConnected("dp-a");
     b.awaitConnected("dp-b");
     long version = a.apply(mockBackend(MOCK), chatModel("chat", MOCK));
-    a.assertFleetConverged(version, 1);
-    b.assertFleetConverged(version, 1);
 
-    List<NodeStatus> fromA = a.fleetStatus();
-    List<NodeStatus> fromB = b.fleetStatus();
+    List<NodeStatus> fromA = a.awaitFleetListing("dp-a", "dp-b");
+    List<NodeStatus> fromB = b.awaitFleetListing("dp-a", "dp-b");
+    a.assertFleetConverged(version, 2);
+    b.assertFleetConverged(version, 2);
 
     assertThat(fromA)
         .as("GetFleetStatus on cp-a")
-        .extracting(n -> n.getNode().getId())
-        .containsExactly("dp-a", "dp-b");
+        .extracting(n -> n.getNode().getId(), NodeStatus::getControlPlaneId)
+        .containsExactly(tuple("dp-a", "cp-a"), tuple("dp-b", "cp-b"));
     assertThat(fromB)
         .as("GetFleetStatus on cp-b")
-        .extracting(n -> n.getNode().getId())
-        .containsExactly("dp-a", "dp-b");
+        .extracting(n -> n.getNode().getId(), NodeStatus::getControlPlaneId)
+        .containsExactly(tuple("dp-a", "cp-a"), tuple("dp-b", "cp-b"));
+    List<NodeStatus> synced =
+        eventually(
+            "cp-a reports both nodes SYNCED on version " + version,
+            a::fleetStatus,
+            nodes ->
+                nodes.stream()
+                    .allMatch(
+                        n ->
+                            n.getState() == NodeSyncState.NODE_SYNC_STATE_SYNCED
+                                && n.getAppliedVersion() == version));
+    assertThat(synced).hasSize(2);
+  }
+
+  /**
+   * A replica that goes away takes its record with it: the other replica stops reporting the nodes
+   * it held, and reports them again, as its own, once they reconnected to it.
+   */
+  @Test
+  void whenAReplicaStopsItsNodesAreReportedByTheReplicaTheyMoveTo() throws Exception {
+    Replica a = cluster.replica("cp-a");
+    Replica b = cluster.replica("cp-b");
+    long version = a.apply(mockBackend(MOCK), chatModel("chat", MOCK));
+    cluster.start(cluster.dataPlane("dp-1", a, b));
+    a.awaitConnected("dp-1");
+    assertThat(b.awaitFleetListing("dp-1").get(0).getControlPlaneId()).isEqualTo("cp-a");
+
+    a.stop();
+
+    NodeStatus moved =
+        eventually(
+            "cp-b reports dp-1 on its own stream",
+            () -> b.fleetNode("dp-1").orElseThrow(),
+            n ->
+                n.getControlPlaneId().equals("cp-b")
+                    && n.getState() == NodeSyncState.NODE_SYNC_STATE_SYNCED);
+    assertThat(moved.getAppliedVersion()).isEqualTo(version);
+    assertThat(b.fleetStatus()).hasSize(1);
+    b.assertFleetConverged(version, 1);
   }
 
   /** A config version's resources without their output-only versions. */

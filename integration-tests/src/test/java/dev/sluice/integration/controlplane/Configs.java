@@ -13,6 +13,7 @@ import dev.sluice.config.v1.ModelVersion;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.config.v1.ResourceKind;
 import dev.sluice.config.v1.ResourceRef;
+import dev.sluice.config.v1.SecretRef;
 import dev.sluice.type.v1.ModelCapability;
 import java.util.List;
 
@@ -37,6 +38,20 @@ final class Configs {
                 .setDescription(description)
                 .setKind(BackendKind.BACKEND_KIND_MOCK)
                 .setMock(MockSettings.newBuilder().setTokensPerResponse(4)))
+        .build();
+  }
+
+  /**
+   * A GEMINI backend: valid to the control plane, and never called by these tests (its key is a
+   * reference to an environment variable nobody sets).
+   */
+  static Resource geminiBackend(String name) {
+    return Resource.newBuilder()
+        .setBackend(
+            Backend.newBuilder()
+                .setName(name)
+                .setKind(BackendKind.BACKEND_KIND_GEMINI)
+                .setApiKey(SecretRef.newBuilder().setEnvVar("SLUICE_IT_GEMINI_API_KEY")))
         .build();
   }
 

@@ -5,6 +5,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import com.google.common.collect.ImmutableSortedMap;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.sluice.admin.v1.ChangeRecord;
+import dev.sluice.admin.v1.FleetStatusRecord;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.controlplane.store.ResourceKey;
 import dev.sluice.controlplane.store.Resources;
@@ -71,6 +72,26 @@ final class Codec {
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException(
           "undecodable change record at " + KeyLayout.string(kv.getKey()), e);
+    }
+  }
+
+  static ByteSequence encode(FleetStatusRecord record) {
+    return ByteSequence.from(record.toByteString());
+  }
+
+  /**
+   * The fleet-status record stored at {@code kv}, or null (logged) when it does not decode: one
+   * replica's bad record must not hide the others'.
+   */
+  static @Nullable FleetStatusRecord decodeStatus(KeyValue kv) {
+    try {
+      return FleetStatusRecord.parseFrom(kv.getValue().getBytes());
+    } catch (InvalidProtocolBufferException e) {
+      logger.log(
+          Level.WARNING,
+          "ignoring undecodable fleet status at " + KeyLayout.string(kv.getKey()),
+          e);
+      return null;
     }
   }
 

@@ -30,6 +30,12 @@ final class EtcdCalls {
    */
   private static final long GRACE_MILLIS = 250;
 
+  /**
+   * Keys per page of fleet-status records, which are far larger than resources (up to a few hundred
+   * KB each), so that a page stays well below the inbound message limit.
+   */
+  private static final int STATUS_PAGE_SIZE = 16;
+
   private final KV kv;
   private final long timeoutMillis;
   private final Executor callbacks;
@@ -95,8 +101,12 @@ final class EtcdCalls {
    * response can exceed the inbound message limit; all pages read the same revision, so the result
    * is one consistent cut even while commits land. Fails with a compaction error if {@code
    * revision} (or, while paging, the pinned revision) has been compacted.
+   *
+   * <p>With {@code withStatus}, the replicas' fleet-status keys are listed too, at the same
+   * revision (the mirror follows them on the same watch); plain reads of the config leave them out.
    */
-  CompletableFuture<Listing> list(KeyLayout layout, long revision, boolean keysOnly) {
+  CompletableFuture<Listing> list(
+      KeyLayout layout, long revision, boolean keysOnly, boolean withStatus) {
     GetOption.Builder metaOption =
         GetOption.builder()
             .withRange(KeyLayout.prefixEnd(layout.metaPrefix()))
@@ -121,19 +131,40 @@ final class EtcdCalls {
               KeyValue listedHead = head;
               KeyValue listedEpoch = epoch;
               List<KeyValue> config = new ArrayList<>();
+              List<KeyValue> status = new ArrayList<>();
               ByteSequence end = KeyLayout.prefixEnd(layout.configPrefix());
-              return page(layout.configPrefix(), end, at, keysOnly, config)
-                  .thenApply(ignored -> new Listing(at, listedHead, listedEpoch, config));
+              CompletableFuture<Void> pages =
+                  page(layout.configPrefix(), end, at, keysOnly, pageSize, config);
+              if (withStatus) {
+                ByteSequence statusEnd = KeyLayout.prefixEnd(layout.statusPrefix());
+                pages =
+                    pages.thenCompose(
+                        ignored ->
+                            page(
+                                layout.statusPrefix(),
+                                statusEnd,
+                                at,
+                                keysOnly,
+                                Math.min(pageSize, STATUS_PAGE_SIZE),
+                                status));
+              }
+              return pages.thenApply(
+                  ignored -> new Listing(at, listedHead, listedEpoch, config, status));
             });
   }
 
   private CompletableFuture<Void> page(
-      ByteSequence from, ByteSequence end, long revision, boolean keysOnly, List<KeyValue> into) {
+      ByteSequence from,
+      ByteSequence end,
+      long revision,
+      boolean keysOnly,
+      int limit,
+      List<KeyValue> into) {
     GetOption option =
         GetOption.builder()
             .withRange(end)
             .withRevision(revision)
-            .withLimit(pageSize)
+            .withLimit(limit)
             .withKeysOnly(keysOnly)
             .build();
     return call(() -> kv.get(from, option))
@@ -145,7 +176,7 @@ final class EtcdCalls {
                 return CompletableFuture.completedFuture(null);
               }
               ByteSequence next = KeyLayout.successor(kvs.get(kvs.size() - 1).getKey());
-              return page(next, end, revision, keysOnly, into);
+              return page(next, end, revision, keysOnly, limit, into);
             });
   }
 
@@ -156,7 +187,12 @@ final class EtcdCalls {
    * @param head the head key, null when no commit was ever made
    * @param epoch the epoch key, null when no commit was ever made
    * @param config every key under {@code config/}, in key order
+   * @param status every key under {@code status/cp/}, in key order; empty unless asked for
    */
   record Listing(
-      long revision, @Nullable KeyValue head, @Nullable KeyValue epoch, List<KeyValue> config) {}
+      long revision,
+      @Nullable KeyValue head,
+      @Nullable KeyValue epoch,
+      List<KeyValue> config,
+      List<KeyValue> status) {}
 }

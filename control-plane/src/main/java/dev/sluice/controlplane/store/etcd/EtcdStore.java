@@ -6,10 +6,12 @@ import com.google.common.collect.ImmutableList;
 import com.google.common.collect.ImmutableMap;
 import com.google.protobuf.Timestamp;
 import dev.sluice.admin.v1.ChangeRecord;
+import dev.sluice.admin.v1.FleetStatusRecord;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.controlplane.store.Commit;
 import dev.sluice.controlplane.store.CommitOutcome;
 import dev.sluice.controlplane.store.ConfigStore;
+import dev.sluice.controlplane.store.ControlPlaneIds;
 import dev.sluice.controlplane.store.ResourceKey;
 import dev.sluice.controlplane.store.StoredConfig;
 import dev.sluice.grpc.ApiException;
@@ -69,6 +71,7 @@ final class EtcdStore implements ConfigStore {
   private final RequestIdLeases leases;
   private final HeadIndex heads = new HeadIndex();
   private final StoreMirror mirror;
+  private final StatusRecords statusRecords;
   private final Reachability reachability;
   private final ScheduledExecutorService serial;
   private final ExecutorService callbacks;
@@ -107,6 +110,7 @@ final class EtcdStore implements ConfigStore {
             heads,
             options,
             meters);
+    this.statusRecords = new StatusRecords(layout, calls, client.getLeaseClient(), serial, options);
     long interval = options.healthCheckInterval().toNanos();
     this.healthCheck =
         serial.scheduleWithFixedDelay(this::probe, 0, interval, TimeUnit.NANOSECONDS);
@@ -127,7 +131,7 @@ final class EtcdStore implements ConfigStore {
       return CompletableFuture.failedFuture(StoreErrors.closed());
     }
     return calls
-        .list(layout, 0, false)
+        .list(layout, 0, false, false)
         .handle(
             (listing, failure) -> {
               if (failure != null) {
@@ -151,7 +155,7 @@ final class EtcdStore implements ConfigStore {
       return CompletableFuture.completedFuture(StoredConfig.empty());
     }
     return calls
-        .list(layout, version, false)
+        .list(layout, version, false, false)
         .handle(
             (listing, failure) -> {
               if (failure != null) {
@@ -457,6 +461,37 @@ final class EtcdStore implements ConfigStore {
     return mirror.subscribe(listener);
   }
 
+  // ---------------------------------------------------------------- fleet status
+
+  @Override
+  public CompletableFuture<Void> publishFleetStatus(
+      String controlPlaneId, FleetStatusRecord record) {
+    ControlPlaneIds.check(controlPlaneId);
+    requireNonNull(record, "record");
+    if (closed.get()) {
+      return CompletableFuture.failedFuture(StoreErrors.closed());
+    }
+    return statusRecords.publish(controlPlaneId, record);
+  }
+
+  @Override
+  public CompletableFuture<Void> withdrawFleetStatus(String controlPlaneId) {
+    ControlPlaneIds.check(controlPlaneId);
+    if (closed.get()) {
+      return CompletableFuture.failedFuture(StoreErrors.closed());
+    }
+    return statusRecords.withdraw(controlPlaneId);
+  }
+
+  @Override
+  public Subscription watchFleetStatus(Consumer<ImmutableMap<String, FleetStatusRecord>> listener) {
+    requireNonNull(listener, "listener");
+    if (closed.get()) {
+      throw StoreErrors.closed();
+    }
+    return mirror.subscribeStatus(listener);
+  }
+
   @Override
   public boolean isWritable() {
     return !closed.get() && reachability.isUp();
@@ -539,6 +574,17 @@ final class EtcdStore implements ConfigStore {
     }
     healthCheck.cancel(false);
     historyTrim.cancel(false);
+    // Revoking the status lease removes this store's fleet-status records at once, instead of
+    // after its TTL. Bounded: the revoke has the call deadline.
+    CompletableFuture<Void> statusClosed =
+        CompletableFuture.supplyAsync(statusRecords::close, serial).thenCompose(f -> f);
+    try {
+      statusClosed.get(options.callTimeout().toMillis() + 1000, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (Exception e) {
+      logger.log(Level.FINE, "withdrawing fleet status failed; its lease expires by itself", e);
+    }
     CompletableFuture<Void> mirrorClosed = CompletableFuture.runAsync(mirror::close, serial);
     try {
       mirrorClosed.get(5, TimeUnit.SECONDS);

@@ -30,6 +30,7 @@ public final class EtcdStoreOptions {
   private final Duration healthCheckInterval;
   private final Duration watchRetryMin;
   private final Duration watchRetryMax;
+  private final Duration statusTtl;
   private final @Nullable String username;
   private final @Nullable String password;
   private final @Nullable Path trustedCertificates;
@@ -49,6 +50,7 @@ public final class EtcdStoreOptions {
     this.healthCheckInterval = b.healthCheckInterval;
     this.watchRetryMin = b.watchRetryMin;
     this.watchRetryMax = b.watchRetryMax;
+    this.statusTtl = b.statusTtl;
     this.username = b.username;
     this.password = b.password;
     this.trustedCertificates = b.trustedCertificates;
@@ -133,6 +135,16 @@ public final class EtcdStoreOptions {
     return watchRetryMax;
   }
 
+  /**
+   * The TTL of the lease that a replica's fleet-status record is attached to: how long the record
+   * of a replica that died, or lost etcd, stays visible to the others (up to twice as long if etcd
+   * elects a new leader meanwhile, which refreshes every lease). jetcd refreshes the lease every
+   * third of it.
+   */
+  public Duration statusTtl() {
+    return statusTtl;
+  }
+
   /** The etcd user, when etcd has authentication enabled. */
   public Optional<String> username() {
     return Optional.ofNullable(username);
@@ -197,6 +209,7 @@ public final class EtcdStoreOptions {
     private Duration healthCheckInterval = Duration.ofSeconds(1);
     private Duration watchRetryMin = Duration.ofMillis(500);
     private Duration watchRetryMax = Duration.ofSeconds(10);
+    private Duration statusTtl = Duration.ofSeconds(10);
     private @Nullable String username;
     private @Nullable String password;
     private @Nullable Path trustedCertificates;
@@ -291,6 +304,20 @@ public final class EtcdStoreOptions {
       checkArgument(min.compareTo(max) <= 0, "min: %s (expected: <= max %s)", min, max);
       this.watchRetryMin = min;
       this.watchRetryMax = max;
+      return this;
+    }
+
+    /**
+     * See {@link EtcdStoreOptions#statusTtl()}; default 10 s. Whole seconds, at least 2 (etcd
+     * raises shorter TTLs to its own minimum anyway).
+     */
+    public Builder statusTtl(Duration statusTtl) {
+      positive(statusTtl, "statusTtl");
+      checkArgument(
+          statusTtl.toSeconds() >= 2 && statusTtl.toNanos() % 1_000_000_000L == 0,
+          "statusTtl: %s (expected: whole seconds, at least PT2S)",
+          statusTtl);
+      this.statusTtl = statusTtl;
       return this;
     }
 

@@ -25,6 +25,7 @@ final class KeyLayout {
   private final String epochKey;
   private final String historyPrefix;
   private final String requestsPrefix;
+  private final String statusPrefix;
 
   KeyLayout(String prefix) {
     this.prefix = prefix;
@@ -34,6 +35,7 @@ final class KeyLayout {
     this.epochKey = metaPrefix + "epoch";
     this.historyPrefix = prefix + "history/";
     this.requestsPrefix = prefix + "requests/";
+    this.statusPrefix = prefix + "status/cp/";
   }
 
   /** The prefix every key of the store starts with. */
@@ -100,6 +102,29 @@ final class KeyLayout {
 
   ByteSequence request(String requestId) {
     return bytes(requestsPrefix + requestId);
+  }
+
+  /** Where the replicas' fleet-status records live: live state, never config. */
+  ByteSequence statusPrefix() {
+    return bytes(statusPrefix);
+  }
+
+  /** {@code status/cp/<controlPlaneId>}: one replica's fleet-status record, on its lease. */
+  ByteSequence status(String controlPlaneId) {
+    return bytes(statusPrefix + controlPlaneId);
+  }
+
+  boolean isStatus(String key) {
+    return key.startsWith(statusPrefix);
+  }
+
+  /** The replica a status key belongs to, or null for a key that is not one. */
+  @Nullable String parseStatus(String key) {
+    if (!isStatus(key) || key.length() == statusPrefix.length()) {
+      return null;
+    }
+    String id = key.substring(statusPrefix.length());
+    return id.indexOf('/') >= 0 ? null : id;
   }
 
   boolean isHead(String key) {

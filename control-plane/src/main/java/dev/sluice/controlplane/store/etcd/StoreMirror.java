@@ -1,7 +1,9 @@
 package dev.sluice.controlplane.store.etcd;
 
+import com.google.common.collect.ImmutableMap;
 import com.google.common.collect.ImmutableSortedMap;
 import com.google.common.util.concurrent.MoreExecutors;
+import dev.sluice.admin.v1.FleetStatusRecord;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.controlplane.store.ConfigStore;
 import dev.sluice.controlplane.store.ResourceKey;
@@ -57,10 +59,15 @@ import org.jspecify.annotations.Nullable;
  *       compared with the mirror (anti-entropy), catching losses no event reveals.
  * </ul>
  *
+ * <p>The same watch carries the replicas' fleet-status keys ({@code status/cp/}), which the mirror
+ * follows with the same checks (they are listed, gap-checked and compared like config keys) but
+ * keeps apart: a status write never counts as a config change, never moves the config version and
+ * never reaches config subscribers, only status subscribers.
+ *
  * <p>Threading: all state is confined to the serial executor; jetcd callbacks only enqueue work
- * there. A subscriber receives whole configs on the callback pool, one call at a time, newest only
- * (a slow subscriber skips intermediate versions but never sees them out of order), so no
- * subscriber can stall the mirror or another subscriber.
+ * there. A subscriber receives whole configs (or all status records) on the callback pool, one call
+ * at a time, newest only (a slow subscriber skips intermediate versions but never sees them out of
+ * order), so no subscriber can stall the mirror or another subscriber.
  */
 final class StoreMirror {
   private static final Logger logger = Logger.getLogger(StoreMirror.class.getName());
@@ -77,6 +84,7 @@ final class StoreMirror {
   private final MeterRegistry meters;
   private final Tags storeTag;
   private final List<Subscriber> subscribers = new CopyOnWriteArrayList<>();
+  private final List<StatusSubscriber> statusSubscribers = new CopyOnWriteArrayList<>();
 
   /** Test hook: a response with an event it matches is dropped as if the watch had skipped it. */
   private volatile Predicate<WatchEvent> loseResponse = event -> false;
@@ -84,11 +92,14 @@ final class StoreMirror {
   // Everything below is confined to the serial executor.
 
   /**
-   * Every key under config/, the head and the epoch: the etcd revision and version counter of each.
+   * Every key under config/ and status/cp/, the head and the epoch: the etcd revision and version
+   * counter of each.
    */
   private final Map<String, KeyState> keys = new HashMap<>();
 
   private final TreeMap<ResourceKey, Resource> resources = new TreeMap<>();
+  private final TreeMap<String, FleetStatusRecord> statusRecords = new TreeMap<>();
+  private @Nullable ImmutableMap<String, FleetStatusRecord> publishedStatus;
   private long appliedRevision;
   private long configVersion;
   private long epoch;
@@ -144,20 +155,55 @@ final class StoreMirror {
     return subscriber;
   }
 
-  private void start(Subscriber subscriber) {
-    if (closed) {
-      return;
+  /**
+   * Starts following the replicas' fleet-status records (and mirroring, once) and delivers all of
+   * them now, then again after every change, to {@code listener}.
+   */
+  ConfigStore.Subscription subscribeStatus(
+      Consumer<ImmutableMap<String, FleetStatusRecord>> listener) {
+    StatusSubscriber subscriber = new StatusSubscriber(listener);
+    statusSubscribers.add(subscriber);
+    try {
+      serial.execute(
+          () -> {
+            if (!startOnce()) {
+              ImmutableMap<String, FleetStatusRecord> current = publishedStatus;
+              if (current != null) {
+                subscriber.offer(current);
+              }
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      statusSubscribers.remove(subscriber);
+      throw StoreErrors.closed();
     }
-    if (!started) {
-      started = true;
-      relist();
-      scheduleAntiEntropy();
-    } else {
+    return subscriber;
+  }
+
+  private void start(Subscriber subscriber) {
+    if (!startOnce()) {
       StoredConfig current = published;
       if (current != null) {
         subscriber.offer(current);
       }
     }
+  }
+
+  /**
+   * Starts listing and watching unless that happened already (or the mirror is closed); returns
+   * whether it started now, in which case the first listing delivers to every subscriber.
+   */
+  private boolean startOnce() {
+    if (closed) {
+      return true;
+    }
+    if (started) {
+      return false;
+    }
+    started = true;
+    relist();
+    scheduleAntiEntropy();
+    return true;
   }
 
   /** Stops watching and delivering. Runs on the serial executor. */
@@ -167,6 +213,7 @@ final class StoreMirror {
     cancel(retry);
     cancel(antiEntropy);
     subscribers.forEach(Subscriber::close);
+    statusSubscribers.forEach(StatusSubscriber::close);
   }
 
   void loseResponsesForTesting(Predicate<WatchEvent> predicate) {
@@ -196,7 +243,7 @@ final class StoreMirror {
     cancel(retry);
     long gen = generation;
     calls
-        .list(layout, 0, false)
+        .list(layout, 0, false, true)
         .whenCompleteAsync(
             (listing, failure) -> {
               if (closed || gen != generation) {
@@ -235,6 +282,23 @@ final class StoreMirror {
       if (resource != null) {
         newResources.put(ResourceKey.of(resource), resource);
       }
+    }
+    // Status keys are mirrored like config keys, but never count towards the config version.
+    TreeMap<String, FleetStatusRecord> newStatus = new TreeMap<>();
+    for (KeyValue kv : listing.status()) {
+      String key = KeyLayout.string(kv.getKey());
+      newKeys.put(key, KeyState.of(kv));
+      String replica = layout.parseStatus(key);
+      FleetStatusRecord record = replica == null ? null : Codec.decodeStatus(kv);
+      if (record != null) {
+        newStatus.put(replica, record);
+      }
+    }
+    boolean statusChanged = publishedStatus == null || !newStatus.equals(statusRecords);
+    statusRecords.clear();
+    statusRecords.putAll(newStatus);
+    if (statusChanged) {
+      publishStatus();
     }
     boolean contentChanged = !newResources.equals(resources);
     keys.clear();
@@ -382,21 +446,29 @@ final class StoreMirror {
       return;
     }
     Applied applied = apply(events);
-    if (applied == Applied.GAP) {
+    if (applied.gap()) {
       resync("gap");
       return;
     }
     StoredConfig last = published;
-    if (applied == Applied.CHANGED
+    if (applied.config()
         && (last == null || epoch != last.epoch() || configVersion > last.version())) {
       publish();
     }
+    if (applied.status()) {
+      publishStatus();
+    }
   }
 
-  private enum Applied {
-    NOTHING,
-    CHANGED,
-    GAP
+  /**
+   * What one response's events changed.
+   *
+   * @param config the config (a resource, the head or the epoch)
+   * @param status a replica's fleet-status record
+   * @param gap events were lost; nothing can be trusted until a resync
+   */
+  private record Applied(boolean config, boolean status, boolean gap) {
+    static final Applied GAP = new Applied(false, false, true);
   }
 
   /**
@@ -407,6 +479,7 @@ final class StoreMirror {
     long floor = appliedRevision;
     long last = appliedRevision;
     boolean changed = false;
+    boolean statusChanged = false;
     for (WatchEvent event : events) {
       KeyValue kv = event.getKeyValue();
       long revision = kv.getModRevision();
@@ -416,7 +489,8 @@ final class StoreMirror {
       last = Math.max(last, revision);
       String key = KeyLayout.string(kv.getKey());
       boolean isEpoch = layout.isEpoch(key);
-      if (!isEpoch && !layout.isHead(key) && !layout.isConfig(key)) {
+      boolean isStatus = layout.isStatus(key);
+      if (!isEpoch && !isStatus && !layout.isHead(key) && !layout.isConfig(key)) {
         continue; // history, request ids, other users of the prefix
       }
       KeyState known = keys.get(key);
@@ -438,6 +512,20 @@ final class StoreMirror {
       } else {
         continue;
       }
+      if (isStatus) {
+        // Live state of a replica, not config: no version, no snapshot.
+        statusChanged = true;
+        String replica = layout.parseStatus(key);
+        if (replica != null) {
+          FleetStatusRecord record = put ? Codec.decodeStatus(kv) : null;
+          if (record != null) {
+            statusRecords.put(replica, record);
+          } else {
+            statusRecords.remove(replica);
+          }
+        }
+        continue;
+      }
       changed = true;
       if (isEpoch) {
         epoch = put ? Codec.decodeEpoch(kv) : 0;
@@ -455,7 +543,7 @@ final class StoreMirror {
       }
     }
     appliedRevision = last;
-    return changed ? Applied.CHANGED : Applied.NOTHING;
+    return new Applied(changed, statusChanged, false);
   }
 
   private void onWatchError(long gen, Throwable error) {
@@ -550,7 +638,7 @@ final class StoreMirror {
     Map<String, Long> expected = new HashMap<>();
     keys.forEach((key, state) -> expected.put(key, state.modRevision()));
     calls
-        .list(layout, at, true)
+        .list(layout, at, true, true)
         .whenCompleteAsync(
             (listing, failure) -> {
               checking = false;
@@ -572,6 +660,9 @@ final class StoreMirror {
                 }
               }
               for (KeyValue kv : listing.config()) {
+                actual.put(KeyLayout.string(kv.getKey()), kv.getModRevision());
+              }
+              for (KeyValue kv : listing.status()) {
                 actual.put(KeyLayout.string(kv.getKey()), kv.getModRevision());
               }
               if (!actual.equals(expected)) {
@@ -601,6 +692,15 @@ final class StoreMirror {
     heads.record(configVersion, head == null ? 0 : head.modRevision());
     for (Subscriber subscriber : subscribers) {
       subscriber.offer(config);
+    }
+  }
+
+  /** Hands every status subscriber the records as they are now. Runs on the serial executor. */
+  private void publishStatus() {
+    ImmutableMap<String, FleetStatusRecord> records = ImmutableMap.copyOf(statusRecords);
+    publishedStatus = records;
+    for (StatusSubscriber subscriber : statusSubscribers) {
+      subscriber.offer(records);
     }
   }
 
@@ -669,6 +769,47 @@ final class StoreMirror {
     public void close() {
       closed = true;
       subscribers.remove(this);
+    }
+  }
+
+  /** One {@link ConfigStore#watchFleetStatus} registration; newest-only, one call at a time. */
+  private final class StatusSubscriber implements ConfigStore.Subscription {
+    private final Consumer<ImmutableMap<String, FleetStatusRecord>> listener;
+    private final Executor lane = MoreExecutors.newSequentialExecutor(callbacks);
+    private final AtomicReference<@Nullable ImmutableMap<String, FleetStatusRecord>> pending =
+        new AtomicReference<>();
+    private volatile boolean closed;
+
+    StatusSubscriber(Consumer<ImmutableMap<String, FleetStatusRecord>> listener) {
+      this.listener = listener;
+    }
+
+    /** Called on the serial executor only, in publishing order, so the last offer is the newest. */
+    void offer(ImmutableMap<String, FleetStatusRecord> records) {
+      pending.set(records);
+      try {
+        lane.execute(this::drain);
+      } catch (RejectedExecutionException e) {
+        // The store is closing.
+      }
+    }
+
+    private void drain() {
+      ImmutableMap<String, FleetStatusRecord> records = pending.getAndSet(null);
+      if (records == null || closed) {
+        return;
+      }
+      try {
+        listener.accept(records);
+      } catch (RuntimeException e) {
+        logger.log(Level.WARNING, "a fleet status subscriber failed", e);
+      }
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+      statusSubscribers.remove(this);
     }
   }
 }

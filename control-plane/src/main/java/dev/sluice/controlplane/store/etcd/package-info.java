@@ -19,10 +19,16 @@
  *       dev.sluice.controlplane.store.etcd.KeyLayout#history} for why it is keyed by the parent.
  *   <li>{@code requests/<request id>}: the idempotency index, on a lease that outlives the
  *       retention period.
+ *   <li>{@code status/cp/<control-plane id>}: each replica's {@code FleetStatusRecord}, attached to
+ *       a lease of the store that published it and kept alive by it (see {@link
+ *       dev.sluice.controlplane.store.etcd.StatusRecords}), so a replica that is gone is gone from
+ *       the fleet status within the lease's TTL. Live state, not config: these keys move etcd's
+ *       revision but never the config version.
  * </ul>
  *
  * <p>A commit writes all of its keys in one transaction, so they share one revision. Keys outside
- * {@code config/} and {@code meta/} are never read as config. Writing config keys by hand (for
+ * {@code config/} and {@code meta/} are never read as config; the mirror's one watch follows the
+ * {@code status/cp/} keys too, for {@code watchFleetStatus}. Writing config keys by hand (for
  * example with {@code etcdctl}) is unsupported; the store copes (the mirror picks such a write up
  * under its revision, and commits still work), but it bypasses validation and history.
  *

@@ -130,6 +130,8 @@ final class Http2Connection extends ChannelInboundHandlerAdapter {
     if (activeStreams == 0) {
       idleSince = System.nanoTime();
     }
+    // A queued exchange (the origin at its connection bound) may take the freed stream.
+    pool.streamClosed(this);
   }
 
   @Override

@@ -30,7 +30,13 @@ public final class HttpFailure extends Exception {
     /** The response handler threw; the exchange was aborted. */
     HANDLER_FAILED,
     /** The client was closed (the data plane is shutting down). */
-    CLIENT_CLOSED
+    CLIENT_CLOSED,
+    /**
+     * No connection could be had without exceeding the pool's bounds: every connection allowed to
+     * the origin was busy and the queue of waiting requests was full, or the request waited in it
+     * past its connect timeout. Local overload: the upstream is not known to be failing.
+     */
+    POOL_OVERFLOW
   }
 
   private final Kind kind;

@@ -17,6 +17,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import java.util.function.ToIntFunction;
 
 /**
  * A non-blocking HTTP/1.1 client for upstream model APIs, on an event loop group it is given (the
@@ -28,6 +29,11 @@ import java.util.function.Function;
  * context offers {@code h2}, or with prior knowledge for {@link UpstreamOrigin#h2c} origins) is
  * shared, one stream per exchange, and a burst of requests to a new origin waits for the first
  * connection's ALPN answer instead of dialling once per request.
+ *
+ * <p>Each pool is bounded like Envoy's circuit breakers: at most {@link
+ * Builder#maxConnectionsPerOrigin} connections per origin, and at most {@link
+ * Builder#maxPendingRequestsPerOrigin} requests waiting, in order, for one of them to be released;
+ * past that a request fails at once with {@link HttpFailure.Kind#POOL_OVERFLOW}.
  *
  * <p>Flow control: response bytes are read only on demand, so a {@link ResponseHandler} that is not
  * ready stops the reads and the upstream's window closes: the TCP window for HTTP/1.1 ({@code
@@ -41,6 +47,12 @@ import java.util.function.Function;
  * belongs to the caller.
  */
 public final class HttpUpstreamClient implements AutoCloseable {
+  /** Default of {@link Builder#maxConnectionsPerOrigin}. */
+  public static final int DEFAULT_MAX_CONNECTIONS_PER_ORIGIN = 1024;
+
+  /** Default of {@link Builder#maxPendingRequestsPerOrigin}. */
+  public static final int DEFAULT_MAX_PENDING_REQUESTS_PER_ORIGIN = 1024;
+
   private final LoopConnectionPool[] pools;
   private final HostResolver resolver = new HostResolver();
   private final AtomicInteger next = new AtomicInteger();
@@ -58,7 +70,8 @@ public final class HttpUpstreamClient implements AutoCloseable {
               loop,
               b.channelType,
               b.maxResponseHeaderBytes,
-              b.maxIdleConnectionsPerOrigin,
+              b.maxConnectionsPerOrigin,
+              b.maxPendingRequestsPerOrigin,
               b.idleConnectionTimeout.toNanos(),
               b.socketReceiveBufferBytes));
     }
@@ -161,24 +174,31 @@ public final class HttpUpstreamClient implements AutoCloseable {
 
   /** Open connections across all loops (for tests and metrics; approximate while busy). */
   public int openConnections() {
-    return sum(true);
+    return sum(LoopConnectionPool::openConnections);
   }
 
   /** Idle pooled connections across all loops (for tests and metrics; approximate). */
   public int idleConnections() {
-    return sum(false);
+    return sum(LoopConnectionPool::idleConnections);
   }
 
-  private int sum(boolean open) {
+  /**
+   * Requests waiting for a connection across all loops (for tests and metrics; approximate).
+   */
+  public int pendingRequests() {
+    return sum(LoopConnectionPool::pendingRequests);
+  }
+
+  private int sum(ToIntFunction<LoopConnectionPool> count) {
     int total = 0;
     for (LoopConnectionPool pool : pools) {
       if (pool.eventLoop().inEventLoop()) {
-        total += open ? pool.openConnections() : pool.idleConnections();
+        total += count.applyAsInt(pool);
       } else {
         try {
           total +=
               pool.eventLoop()
-                  .submit(() -> open ? pool.openConnections() : pool.idleConnections())
+                  .submit(() -> count.applyAsInt(pool))
                   .get(5, TimeUnit.SECONDS);
         } catch (Exception e) {
           throw new IllegalStateException("event loop did not answer", e);
@@ -236,7 +256,8 @@ public final class HttpUpstreamClient implements AutoCloseable {
   public static final class Builder {
     private final EventLoopGroup group;
     private final Class<? extends Channel> channelType;
-    private int maxIdleConnectionsPerOrigin = 256;
+    private int maxConnectionsPerOrigin = DEFAULT_MAX_CONNECTIONS_PER_ORIGIN;
+    private int maxPendingRequestsPerOrigin = DEFAULT_MAX_PENDING_REQUESTS_PER_ORIGIN;
     private Duration idleConnectionTimeout = Duration.ofSeconds(30);
     private int maxResponseHeaderBytes = 32 * 1024;
     private int socketReceiveBufferBytes;
@@ -246,12 +267,38 @@ public final class HttpUpstreamClient implements AutoCloseable {
       this.channelType = requireNonNull(channelType, "channelType");
     }
 
-    /** Idle keep-alive connections kept per origin and event loop. Default 256. */
-    public Builder maxIdleConnectionsPerOrigin(int max) {
-      if (max < 0) {
-        throw new IllegalArgumentException("maxIdleConnectionsPerOrigin: " + max + " (expected: >= 0)");
+    /**
+     * Connections per origin and event loop, open or being dialled, HTTP/1.1 and HTTP/2 alike;
+     * idle keep-alive connections count too and are kept up to this bound until the idle timeout.
+     * A request that finds them all busy waits for one to be released (see {@link
+     * #maxPendingRequestsPerOrigin}) rather than dialling a connection it would close after use.
+     * Default {@value HttpUpstreamClient#DEFAULT_MAX_CONNECTIONS_PER_ORIGIN}, Envoy's default:
+     * an HTTP/1.1 connection carries one request at a time, so this is also the concurrency one
+     * loop can have with an HTTP/1.1 origin (an HTTP/2 connection carries the server's stream
+     * limit, usually 100 or more).
+     */
+    public Builder maxConnectionsPerOrigin(int max) {
+      if (max < 1) {
+        throw new IllegalArgumentException("maxConnectionsPerOrigin: " + max + " (expected: >= 1)");
       }
-      this.maxIdleConnectionsPerOrigin = max;
+      this.maxConnectionsPerOrigin = max;
+      return this;
+    }
+
+    /**
+     * Requests per origin and event loop that may wait for a connection when the origin has
+     * {@link #maxConnectionsPerOrigin} of them, in arrival order; each waits at most its connect
+     * timeout. A request beyond this, or one that waited too long, fails at once with {@link
+     * HttpFailure.Kind#POOL_OVERFLOW}: overload turns into fast, retryable failures instead of a
+     * growing backlog. Default {@value HttpUpstreamClient#DEFAULT_MAX_PENDING_REQUESTS_PER_ORIGIN},
+     * Envoy's default. 0 fails at once whenever no connection is free.
+     */
+    public Builder maxPendingRequestsPerOrigin(int max) {
+      if (max < 0) {
+        throw new IllegalArgumentException(
+            "maxPendingRequestsPerOrigin: " + max + " (expected: >= 0)");
+      }
+      this.maxPendingRequestsPerOrigin = max;
       return this;
     }
 

@@ -109,6 +109,7 @@ public final class UpstreamErrors {
                 : UpstreamFailure.CONNECT_FAILED;
           }
           case MALFORMED_RESPONSE, HANDLER_FAILED -> UpstreamFailure.PROTOCOL_ERROR;
+          case POOL_OVERFLOW -> UpstreamFailure.POOL_OVERFLOW;
         };
     return new UpstreamException(kind, backend, 0, null, failure.getMessage(), failure);
   }

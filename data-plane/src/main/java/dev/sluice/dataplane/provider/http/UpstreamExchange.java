@@ -28,7 +28,8 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One request/response exchange, from finding a transport (a pooled HTTP/1.1 connection, a stream
- * on a shared HTTP/2 connection, or a new connection) to the end of the response.
+ * on a shared HTTP/2 connection, a new connection, or a place in the origin's queue until one of
+ * those is free) to the end of the response.
  *
  * <p>Everything except {@link #cancel()} and {@link #resume()} runs on the pool's event loop, and
  * those two hop onto it, so the state below needs no synchronization; only the cancel request is
@@ -70,6 +71,13 @@ final class UpstreamExchange implements HttpExchange, Runnable {
   private boolean probing;
   /** This exchange waits for another's connection that may be HTTP/2. */
   private boolean waiting;
+  /** This exchange is in its origin's queue, waiting for a connection to be released. */
+  private boolean queued;
+  /**
+   * This exchange holds one of its origin's connection slots (see LoopConnectionPool) and has not
+   * yet handed it to a channel: it must give it back if it ends before dialling.
+   */
+  private boolean slot;
   private boolean retriedOnFreshConnection;
   private boolean requestWritten;
   private boolean responseStarted;
@@ -131,19 +139,71 @@ final class UpstreamExchange implements HttpExchange, Runnable {
       assign(pooled);
       return;
     }
-    switch (pool.dial(origin, this)) {
-      case WAIT -> {
+    dial(pool.dial(origin, this), now);
+  }
+
+  /** Acts on the pool's answer to "no free connection". */
+  private void dial(LoopConnectionPool.Dial dial, long now) {
+    switch (dial) {
+      case WAIT, QUEUED -> {
         state = State.CONNECTING;
-        waiting = true;
+        waiting = dial == LoopConnectionPool.Dial.WAIT;
+        queued = dial == LoopConnectionPool.Dial.QUEUED;
+        // Waiting is bounded by the connect timeout: a request that cannot get a connection in
+        // that time fails and may be retried elsewhere, instead of piling up.
         connectDeadline = now + request.connectTimeoutNanos();
         armTimer(now);
       }
+      case OVERFLOW ->
+          fail(HttpFailure.Kind.POOL_OVERFLOW,
+              "too many requests are waiting for a connection to the upstream", null);
       case PROBE -> {
+        slot = true;
         probing = true;
         connect(now);
       }
-      case CONNECT -> connect(now);
+      case CONNECT -> {
+        slot = true;
+        connect(now);
+      }
     }
+  }
+
+  /** Whether this exchange is queued and still wants a connection; on the loop. */
+  boolean wantsConnection() {
+    return queued && state == State.CONNECTING && !cancelRequested;
+  }
+
+  /**
+   * The pool hands this queued exchange a released (or idle) HTTP/1.1 connection; returns false,
+   * leaving the connection to the pool, when the exchange no longer wants one (it was cancelled
+   * from another thread and the cancel has not reached the loop yet). On the loop.
+   */
+  boolean takeConnection(Http1Connection connection) {
+    if (!wantsConnection()) {
+      return false;
+    }
+    queued = false;
+    connectDeadline = NONE;
+    assign(connection);
+    return true;
+  }
+
+  /** The pool hands this queued exchange an HTTP/2 connection with a free stream; on the loop. */
+  void takeStream(Http2Connection connection) {
+    if (!wantsConnection()) {
+      return;
+    }
+    queued = false;
+    connectDeadline = NONE;
+    openStream(connection);
+  }
+
+  /** The pool lets this queued exchange dial (a slot freed up), or wait for a probe; on the loop. */
+  void leaveQueue(LoopConnectionPool.Dial dial) {
+    queued = false;
+    connectDeadline = NONE;
+    dial(dial, System.nanoTime());
   }
 
   /** The connection this exchange waited for is up (or failed): look again; on the loop. */
@@ -162,8 +222,18 @@ final class UpstreamExchange implements HttpExchange, Runnable {
       probing = false;
       pool.probeDone(request.origin(), this);
     }
-    if (waiting) {
+  }
+
+  /** The exchange ended: it leaves any queue it is in and gives back a slot it did not use. */
+  private void leavePool() {
+    if (slot) {
+      slot = false;
+      pool.releaseSlot(request.origin());
+    }
+    endProbe();
+    if (waiting || queued) {
       waiting = false;
+      queued = false;
       pool.stopWaiting(request.origin(), this);
     }
   }
@@ -223,6 +293,7 @@ final class UpstreamExchange implements HttpExchange, Runnable {
             request.origin(),
             request.connectTimeoutNanos());
     Channel channel = future.channel();
+    slot = false; // the channel holds it now
     connecting = channel;
     future.addListener(f -> onConnected(channel, f));
   }
@@ -294,6 +365,8 @@ final class UpstreamExchange implements HttpExchange, Runnable {
     }
     if (!retriedOnFreshConnection && !cancelRequested && body != null) {
       retriedOnFreshConnection = true;
+      pool.reserveFresh(request.origin());
+      slot = true;
       connect(System.nanoTime());
       return;
     }
@@ -474,6 +547,8 @@ final class UpstreamExchange implements HttpExchange, Runnable {
       transport = null;
       t.abort();
       requestWritten = false;
+      pool.reserveFresh(request.origin());
+      slot = true;
       connect(System.nanoTime());
       return;
     }
@@ -511,7 +586,7 @@ final class UpstreamExchange implements HttpExchange, Runnable {
       return;
     }
     state = State.DONE;
-    endProbe();
+    leavePool();
     cancelTimer();
     releaseBody();
     abortTransport();
@@ -536,7 +611,7 @@ final class UpstreamExchange implements HttpExchange, Runnable {
       return;
     }
     state = State.DONE;
-    endProbe();
+    leavePool();
     cancelTimer();
     releaseBody();
     abortTransport();
@@ -592,7 +667,12 @@ final class UpstreamExchange implements HttpExchange, Runnable {
     if (expired(request.deadlineNanos(), now)) {
       fail(HttpFailure.Kind.DEADLINE_EXCEEDED, "the upstream call exceeded its deadline", null);
     } else if (state == State.CONNECTING && expired(connectDeadline, now)) {
-      fail(HttpFailure.Kind.CONNECT_TIMEOUT, "connecting to the upstream timed out", null);
+      if (queued) {
+        fail(HttpFailure.Kind.POOL_OVERFLOW,
+            "no connection to the upstream became free within the connect timeout", null);
+      } else {
+        fail(HttpFailure.Kind.CONNECT_TIMEOUT, "connecting to the upstream timed out", null);
+      }
     } else if (expired(firstByteDue(), now)) {
       fail(HttpFailure.Kind.FIRST_BYTE_TIMEOUT, "the upstream did not start responding in time",
           null);
