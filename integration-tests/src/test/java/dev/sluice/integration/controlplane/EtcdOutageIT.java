@@ -21,6 +21,7 @@ import dev.sluice.discovery.v1.DiscoveryServiceGrpc;
 import dev.sluice.integration.controlplane.Cluster.Node;
 import dev.sluice.integration.controlplane.Cluster.Replica;
 import dev.sluice.testing.etcd.EtcdExtension;
+import dev.sluice.testing.net.TcpProxy;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.grpc.Status;

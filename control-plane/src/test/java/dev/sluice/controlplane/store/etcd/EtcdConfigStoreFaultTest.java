@@ -17,6 +17,7 @@ import dev.sluice.controlplane.store.ResourceKey;
 import dev.sluice.controlplane.store.StoredConfig;
 import dev.sluice.grpc.ApiException;
 import dev.sluice.testing.etcd.EtcdExtension;
+import dev.sluice.testing.net.TcpProxy;
 import io.etcd.jetcd.Client;
 import io.grpc.Status;
 import java.net.URI;

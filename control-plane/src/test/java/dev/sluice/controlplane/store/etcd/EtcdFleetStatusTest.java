@@ -17,6 +17,7 @@ import dev.sluice.controlplane.store.StoreTesting;
 import dev.sluice.controlplane.store.StoredConfig;
 import dev.sluice.discovery.v1.Node;
 import dev.sluice.testing.etcd.EtcdExtension;
+import dev.sluice.testing.net.TcpProxy;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
 import java.net.URI;

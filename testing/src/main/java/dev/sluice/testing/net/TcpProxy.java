@@ -1,4 +1,4 @@
-package dev.sluice.controlplane.store.etcd;
+package dev.sluice.testing.net;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -15,9 +15,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * A loopback TCP proxy that can cut the network between a client and a server: {@link #cut()}
  * resets every connection and refuses new ones until {@link #heal()}. It stands in for a network
- * partition between a control plane and etcd, without root or network namespaces.
+ * partition (between a control-plane replica and etcd, say) without root or network namespaces.
  */
-final class TcpProxy implements AutoCloseable {
+public final class TcpProxy implements AutoCloseable {
   private static final AtomicInteger THREADS = new AtomicInteger();
 
   private final InetSocketAddress target;
@@ -35,24 +35,24 @@ final class TcpProxy implements AutoCloseable {
   }
 
   /** A running proxy to {@code target} (an {@code http://host:port} URL). */
-  static TcpProxy to(URI target) throws IOException {
+  public static TcpProxy to(URI target) throws IOException {
     return new TcpProxy(target);
   }
 
   /** Where clients connect instead of the target. */
-  URI endpoint() {
+  public URI endpoint() {
     return URI.create("http://127.0.0.1:" + server.getLocalPort());
   }
 
   /** Resets every open connection and refuses new ones. */
-  void cut() {
+  public void cut() {
     cut = true;
     sockets.forEach(TcpProxy::closeQuietly);
     sockets.clear();
   }
 
   /** Accepts and forwards connections again. */
-  void heal() {
+  public void heal() {
     cut = false;
   }
 
