@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import com.google.protobuf.util.Durations;
+import dev.sluice.dataplane.provider.ConversationTurns;
 import dev.sluice.dataplane.provider.UpstreamException;
 import dev.sluice.dataplane.provider.UpstreamFailure;
 import dev.sluice.dataplane.provider.json.ProtoJson;
@@ -87,19 +88,20 @@ final class AnthropicRequestWriter {
       g.writeNumberField(
           "max_tokens", r.hasMaxOutputTokens() ? r.getMaxOutputTokens() : DEFAULT_MAX_TOKENS);
     }
+    ConversationTurns conversation = ConversationTurns.of(r, "assistant", backend);
     List<ContentPart> system = new ArrayList<>(r.getInstructionsList());
-    List<Turn> turns = turns(r, system);
+    system.addAll(conversation.instructions());
     if (!system.isEmpty() && own("system")) {
       system(system);
     }
     if (own("messages")) {
       g.writeArrayFieldStart("messages");
-      for (Turn turn : turns) {
+      for (ConversationTurns.Turn turn : conversation.turns()) {
         g.writeStartObject();
-        g.writeStringField("role", turn.role);
+        g.writeStringField("role", turn.role());
         g.writeArrayFieldStart("content");
-        for (int i = 0; i < turn.parts.size(); i++) {
-          block(turn.parts.get(i), turn.paths.get(i));
+        for (int i = 0; i < turn.parts().size(); i++) {
+          block(turn.parts().get(i), turn.paths().get(i));
         }
         g.writeEndArray();
         g.writeEndObject();
@@ -150,54 +152,7 @@ final class AnthropicRequestWriter {
     g.writeEndObject();
   }
 
-  /** One Anthropic turn: a role and its blocks, merged from consecutive messages. */
-  private static final class Turn {
-    final String role;
-    final List<ContentPart> parts = new ArrayList<>();
-    final List<String> paths = new ArrayList<>();
 
-    Turn(String role) {
-      this.role = role;
-    }
-  }
-
-  private List<Turn> turns(ChatRequest r, List<ContentPart> system) {
-    List<Turn> turns = new ArrayList<>();
-    for (int m = 0; m < r.getMessagesCount(); m++) {
-      ChatMessage message = r.getMessages(m);
-      String role =
-          switch (message.getRole()) {
-            case ROLE_SYSTEM, ROLE_DEVELOPER -> null;
-            case ROLE_USER, ROLE_TOOL -> "user";
-            case ROLE_ASSISTANT -> "assistant";
-            default -> throw badRequest("messages[" + m + "].role: unspecified");
-          };
-      if (role == null) {
-        for (int p = 0; p < message.getPartsCount(); p++) {
-          if (!message.getParts(p).hasText()) {
-            throw badRequest("messages[" + m + "].parts[" + p + "]: system messages take text only");
-          }
-          system.add(message.getParts(p));
-        }
-        continue;
-      }
-      Turn turn = turns.isEmpty() ? null : turns.get(turns.size() - 1);
-      if (turn == null || !turn.role.equals(role)) {
-        turn = new Turn(role);
-        turns.add(turn);
-      }
-      for (int p = 0; p < message.getPartsCount(); p++) {
-        ContentPart part = message.getParts(p);
-        if (part.hasReasoning() && part.getSignature().isEmpty()) {
-          continue; // reasoning from another provider cannot be replayed to Anthropic
-        }
-        turn.parts.add(part);
-        turn.paths.add("messages[" + m + "].parts[" + p + "]");
-      }
-    }
-    turns.removeIf(t -> t.parts.isEmpty());
-    return turns;
-  }
 
   private void system(List<ContentPart> system) throws IOException {
     g.writeFieldName("system");

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
+import dev.sluice.dataplane.provider.ConversationTurns;
 import dev.sluice.dataplane.provider.UpstreamException;
 import dev.sluice.dataplane.provider.UpstreamFailure;
 import dev.sluice.dataplane.provider.json.ProtoJson;
@@ -68,17 +69,26 @@ final class GeminiRequestWriter {
 
   private void generate(ChatRequest r) throws IOException {
     g.writeStartObject();
+    ConversationTurns conversation = ConversationTurns.of(r, "model", backend);
     List<ContentPart> system = new ArrayList<>(r.getInstructionsList());
+    system.addAll(conversation.instructions());
+    // Gemini's functionResponse names the function, which our tool results carry only by id.
     Map<String, String> toolNames = new HashMap<>();
-    List<Turn> turns = turns(r, system, toolNames);
+    for (ConversationTurns.Turn turn : conversation.turns()) {
+      for (ContentPart part : turn.parts()) {
+        if (part.hasToolCall()) {
+          toolNames.put(part.getToolCall().getId(), part.getToolCall().getName());
+        }
+      }
+    }
     if (own("contents")) {
       g.writeArrayFieldStart("contents");
-      for (Turn turn : turns) {
+      for (ConversationTurns.Turn turn : conversation.turns()) {
         g.writeStartObject();
-        g.writeStringField("role", turn.role);
+        g.writeStringField("role", turn.role());
         g.writeArrayFieldStart("parts");
-        for (int i = 0; i < turn.parts.size(); i++) {
-          part(turn.parts.get(i), turn.paths.get(i), toolNames);
+        for (int i = 0; i < turn.parts().size(); i++) {
+          part(turn.parts().get(i), turn.paths().get(i), toolNames);
         }
         g.writeEndArray();
         g.writeEndObject();
@@ -114,56 +124,7 @@ final class GeminiRequestWriter {
     g.writeEndObject();
   }
 
-  private static final class Turn {
-    final String role;
-    final List<ContentPart> parts = new ArrayList<>();
-    final List<String> paths = new ArrayList<>();
 
-    Turn(String role) {
-      this.role = role;
-    }
-  }
-
-  private List<Turn> turns(ChatRequest r, List<ContentPart> system, Map<String, String> toolNames) {
-    List<Turn> turns = new ArrayList<>();
-    for (int m = 0; m < r.getMessagesCount(); m++) {
-      ChatMessage message = r.getMessages(m);
-      String role =
-          switch (message.getRole()) {
-            case ROLE_SYSTEM, ROLE_DEVELOPER -> null;
-            case ROLE_USER, ROLE_TOOL -> "user";
-            case ROLE_ASSISTANT -> "model";
-            default -> throw badRequest("messages[" + m + "].role: unspecified");
-          };
-      if (role == null) {
-        for (int p = 0; p < message.getPartsCount(); p++) {
-          if (!message.getParts(p).hasText()) {
-            throw badRequest("messages[" + m + "].parts[" + p + "]: system messages take text only");
-          }
-          system.add(message.getParts(p));
-        }
-        continue;
-      }
-      Turn turn = turns.isEmpty() ? null : turns.get(turns.size() - 1);
-      if (turn == null || !turn.role.equals(role)) {
-        turn = new Turn(role);
-        turns.add(turn);
-      }
-      for (int p = 0; p < message.getPartsCount(); p++) {
-        ContentPart part = message.getParts(p);
-        if (part.hasToolCall()) {
-          toolNames.put(part.getToolCall().getId(), part.getToolCall().getName());
-        }
-        if (part.hasReasoning() && part.getSignature().isEmpty()) {
-          continue; // a thought summary without signature carries nothing Gemini needs back
-        }
-        turn.parts.add(part);
-        turn.paths.add("messages[" + m + "].parts[" + p + "]");
-      }
-    }
-    turns.removeIf(t -> t.parts.isEmpty());
-    return turns;
-  }
 
   private void part(ContentPart part, String path, Map<String, String> toolNames) throws IOException {
     g.writeStartObject();
