@@ -46,6 +46,8 @@ class SeparateProcessesIT {
                 "--cache-file", work.resolve("snapshot.bin").toString(), "--allow-anonymous")) {
       String controlPlaneAddress = address(controlPlane, CONTROL_PLANE);
       String dataPlaneAddress = address(dataPlane, DATA_PLANE);
+      // The data plane serves before its config stream is open; "1 of 1" needs it connected.
+      dataPlane.awaitStderrLine(line -> line.contains("Config stream open to"), START_TIMEOUT);
 
       String[] apply = {
         "apply", "-f", Repository.root().resolve("config-samples/dev.yaml").toString(),
