@@ -5,12 +5,14 @@ import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSVerifier;
 import com.nimbusds.jose.crypto.ECDSAVerifier;
+import com.nimbusds.jose.crypto.Ed25519Verifier;
 import com.nimbusds.jose.crypto.RSASSAVerifier;
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.KeyUse;
+import com.nimbusds.jose.jwk.OctetKeyPair;
 import com.nimbusds.jose.jwk.RSAKey;
 import java.text.ParseException;
 import java.util.ArrayList;
@@ -25,8 +27,8 @@ import org.jspecify.annotations.Nullable;
  * the old keys or the new ones, never a mix.
  *
  * <p>Only public keys that can verify a signature this gateway accepts are kept: RSA keys of at
- * least 2048 bits and EC keys on P-256, P-384 or P-521, with a {@code kid}, not marked {@code
- * "use": "enc"}. Everything else in the document (encryption keys, symmetric {@code oct} keys,
+ * least 2048 bits, EC keys on P-256, P-384 or P-521 and OKP keys on Ed25519, with a {@code kid},
+ * not marked {@code "use": "enc"}. Everything else in the document (encryption keys, symmetric {@code oct} keys,
  * keys without a {@code kid}, key types this build does not verify) is skipped, because issuers
  * commonly publish such keys next to their signing keys; a document with no usable key at all is
  * refused, since it could verify nothing. Private parts, if an operator pasted a private JWKS, are
@@ -46,10 +48,14 @@ final class JwksKeySet {
     /**
      * Whether this key may verify a signature made with {@code alg}: the key's type and curve must
      * be the ones {@code alg} is defined for, and an {@code alg} the key itself declares must be
-     * that one. This stops a token from choosing how a key is used.
+     * that one. This stops a token from choosing how a key is used. {@code EdDSA} and {@code
+     * Ed25519} (RFC 9864's fully specified name) are one algorithm on an Ed25519 key, so either
+     * declaration permits either.
      */
     boolean permits(JWSAlgorithm alg) {
-      if (jwk.getAlgorithm() != null && !jwk.getAlgorithm().getName().equals(alg.getName())) {
+      if (jwk.getAlgorithm() != null
+          && !jwk.getAlgorithm().getName().equals(alg.getName())
+          && !(isEd25519(jwk.getAlgorithm().getName()) && isEd25519(alg.getName()))) {
         return false;
       }
       if (JWSAlgorithm.Family.RSA.contains(alg)) {
@@ -58,7 +64,14 @@ final class JwksKeySet {
       if (JWSAlgorithm.Family.EC.contains(alg)) {
         return jwk instanceof ECKey ec && Curve.forJWSAlgorithm(alg).contains(ec.getCurve());
       }
+      if (isEd25519(alg.getName())) {
+        return jwk instanceof OctetKeyPair okp && Curve.Ed25519.equals(okp.getCurve());
+      }
       return false;
+    }
+
+    private static boolean isEd25519(String alg) {
+      return alg.equals(JWSAlgorithm.EdDSA.getName()) || alg.equals(JWSAlgorithm.Ed25519.getName());
     }
   }
 
@@ -105,7 +118,7 @@ final class JwksKeySet {
       throw new IllegalArgumentException(
           "no usable signing key (RSA of at least "
               + MIN_RSA_BITS
-              + " bits or EC on P-256/P-384/P-521, with a kid)"
+              + " bits, EC on P-256/P-384/P-521 or Ed25519, with a kid)"
               + (skipped.isEmpty() ? "" : "; skipped " + String.join(", ", skipped)));
     }
     return new JwksKeySet(ImmutableMap.copyOf(keys));
@@ -125,6 +138,13 @@ final class JwksKeySet {
           return null;
         }
         return new VerificationKey(ec, new ECDSAVerifier(ec));
+      }
+      if (jwk instanceof OctetKeyPair okp) {
+        // OKP also carries X25519 and X448 (key agreement) and Ed448, which nimbus cannot verify.
+        if (!Curve.Ed25519.equals(okp.getCurve())) {
+          return null;
+        }
+        return new VerificationKey(okp, new Ed25519Verifier(okp));
       }
       return null;
     } catch (JOSEException | RuntimeException e) {

@@ -183,8 +183,9 @@ final class JwtIssuers {
   /**
    * Maps the configured algorithms to JOSE ones. The enum cannot express {@code none} or HMAC, and
    * the mapping below only ever yields asymmetric signature algorithms: a token can therefore never
-   * get itself checked with a shared secret, least of all with a public key used as one. EdDSA is
-   * refused because verifying it would need an extra crypto library this build does not carry.
+   * get itself checked with a shared secret, least of all with a public key used as one. {@code
+   * JWT_ALGORITHM_EDDSA} means Ed25519 and admits both of its names, {@code EdDSA} (RFC 8037, what
+   * issuers send) and {@code Ed25519} (RFC 9864); Ed448 is not verified by this build.
    */
   private static ImmutableSet<JWSAlgorithm> algorithms(
       JwtIssuer config, String where, List<String> errors) {
@@ -205,6 +206,7 @@ final class JwtIssuers {
             case JWT_ALGORITHM_ES256 -> JWSAlgorithm.ES256;
             case JWT_ALGORITHM_ES384 -> JWSAlgorithm.ES384;
             case JWT_ALGORITHM_ES512 -> JWSAlgorithm.ES512;
+            case JWT_ALGORITHM_EDDSA -> JWSAlgorithm.EdDSA;
             default -> null;
           };
       if (jose == null) {
@@ -220,6 +222,9 @@ final class JwtIssuers {
         errors.add(where + ": algorithms[" + i + "]: " + what);
       } else {
         algorithms.add(jose);
+        if (jose.equals(JWSAlgorithm.EdDSA)) {
+          algorithms.add(JWSAlgorithm.Ed25519);
+        }
       }
     }
     return ImmutableSet.copyOf(algorithms);

@@ -118,21 +118,25 @@ class JwtIssuerConfigTest {
                 access(
                     issuer("corp")
                         .setJwksFile(file)
-                        .addAlgorithms(JwtAlgorithm.JWT_ALGORITHM_EDDSA)
-                        .build()))
-        .hasMessage(
-            "jwt issuer corp: algorithms[2]: JWT_ALGORITHM_EDDSA is not supported by this data"
-                + " plane build");
-    assertThatThrownBy(
-            () ->
-                access(
-                    issuer("corp")
-                        .setJwksFile(file)
                         .addAlgorithms(JwtAlgorithm.JWT_ALGORITHM_UNSPECIFIED)
                         .build()))
         .hasMessage("jwt issuer corp: algorithms[2]: must be set");
     assertThatThrownBy(() -> access(issuer("corp").setJwksFile(file).addAlgorithmsValue(99).build()))
         .hasMessageContaining("algorithms[2]: algorithm number 99 is not supported");
+  }
+
+  @Test
+  void everyAlgorithmTheConfigCanNameIsVerifiedByThisBuild() throws Exception {
+    String file = jwksFile(jwks(RSA)).toString();
+    JwtIssuer.Builder all = issuer("corp").setJwksFile(file).clearAlgorithms();
+    for (JwtAlgorithm algorithm : JwtAlgorithm.values()) {
+      if (algorithm != JwtAlgorithm.JWT_ALGORITHM_UNSPECIFIED
+          && algorithm != JwtAlgorithm.UNRECOGNIZED) {
+        all.addAlgorithms(algorithm);
+      }
+    }
+
+    assertThat(access(all.build()).hasJwtIssuers()).isTrue();
   }
 
   @Test
