@@ -37,6 +37,9 @@ import org.jspecify.annotations.Nullable;
  * shutdown) and {@link #start()} it again on the same ports and data, or {@link #stop()} it
  * gracefully.
  *
+ * <p>Tests that depend on a server setting other than etcd's default pass it as a flag, e.g. a
+ * larger transaction limit: {@code EtcdExtension.create().withFlags("--max-txn-ops=2048")}.
+ *
  * <p>There is deliberately no "skip when etcd is missing": a test that needs etcd fails with a
  * message that says how to install it. The binary is {@code etcd} on the {@code PATH}, or the one
  * named by the {@code SLUICE_ETCD_BINARY} environment variable.
@@ -44,21 +47,65 @@ import org.jspecify.annotations.Nullable;
 public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback {
   private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(30);
 
+  /**
+   * Flags the extension sets itself: a test that overrode them would break the ports, data
+   * directory or single-member cluster the rest of the extension relies on.
+   */
+  private static final List<String> MANAGED_FLAGS =
+      List.of(
+          "--name",
+          "--data-dir",
+          "--listen-client-urls",
+          "--advertise-client-urls",
+          "--listen-peer-urls",
+          "--initial-advertise-peer-urls",
+          "--initial-cluster",
+          "--initial-cluster-state",
+          "--logger");
+
   private final String binary;
+  private final List<String> flags;
   private @Nullable Path dataDir;
   private int clientPort;
   private int peerPort;
   private @Nullable Process process;
   private @Nullable Path logFile;
 
-  private EtcdExtension(String binary) {
+  private EtcdExtension(String binary, List<String> flags) {
     this.binary = binary;
+    this.flags = flags;
   }
 
   /** An extension for the {@code etcd} binary found as described in the class docs. */
   public static EtcdExtension create() {
     String configured = System.getenv("SLUICE_ETCD_BINARY");
-    return new EtcdExtension(configured == null || configured.isBlank() ? "etcd" : configured);
+    return new EtcdExtension(
+        configured == null || configured.isBlank() ? "etcd" : configured, List.of());
+  }
+
+  /**
+   * A new extension that also starts etcd with {@code flags}, each {@code --name=value}, after the
+   * ones it has already (every start, including restarts after {@link #kill()}).
+   *
+   * @throws IllegalArgumentException for a flag not of the form {@code --name=value}, or one the
+   *     extension sets itself (ports, data directory, cluster membership, logger)
+   */
+  public EtcdExtension withFlags(String... flags) {
+    List<String> all = new ArrayList<>(this.flags);
+    for (String flag : flags) {
+      requireNonNull(flag, "flag");
+      int equals = flag.indexOf('=');
+      if (!flag.startsWith("--") || equals < 3) {
+        throw new IllegalArgumentException(
+            "flag: " + flag + " (expected: --name=value, e.g. --max-txn-ops=2048)");
+      }
+      if (MANAGED_FLAGS.contains(flag.substring(0, equals))) {
+        throw new IllegalArgumentException(
+            "flag: " + flag + " (expected: none of " + MANAGED_FLAGS + ", which the extension sets)");
+      }
+      all.add(flag);
+    }
+    return new EtcdExtension(binary, List.copyOf(all));
   }
 
   @Override
@@ -105,6 +152,7 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     command.add("--initial-cluster=sluice-test=http://127.0.0.1:" + peerPort);
     command.add("--initial-cluster-state=new");
     command.add("--logger=zap");
+    command.addAll(flags);
     ProcessBuilder builder =
         new ProcessBuilder(command)
             .redirectErrorStream(true)
