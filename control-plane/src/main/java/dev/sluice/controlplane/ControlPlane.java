@@ -46,7 +46,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A control-plane replica: one gRPC server with the admin API ({@code sluice.admin.v1}, behind
- * admin tokens), the discovery stream to data planes ({@code sluice.discovery.v1}), {@code
+ * admin credentials: tokens or client certificates), the discovery stream to data planes ({@code sluice.discovery.v1}), {@code
  * grpc.health.v1} and server reflection.
  *
  * <pre>{@code
@@ -61,6 +61,11 @@ import org.jspecify.annotations.Nullable;
  * ...
  * cp.close();
  * }</pre>
+ *
+ * <p><b>Admin credentials.</b> Admin tokens ({@link Builder#adminTokens}), client certificates
+ * listed by name ({@link Builder#adminCertificatePrincipals}, which needs {@link
+ * Builder#clientCa}), or both; at least one. Each maps to the principal recorded in config
+ * history. See {@link AdminAuthInterceptor} for how a call is judged.
  *
  * <p><b>Readiness.</b> The server listens as soon as {@link #start()} returns; health reports
  * SERVING once the first snapshot of the store is built (see {@link #awaitReady}). Until then, data
@@ -89,6 +94,7 @@ public final class ControlPlane implements AutoCloseable {
   private final InetSocketAddress listenAddress;
   private final ConfigStore store;
   private final ImmutableMap<String, String> adminTokens;
+  private final ImmutableMap<String, String> adminCertificatePrincipals;
   private final String controlPlaneId;
   private final SnapshotCache.Debounce debounce;
   private final @Nullable Path certificateChain;
@@ -106,7 +112,8 @@ public final class ControlPlane implements AutoCloseable {
   private ControlPlane(Builder b) {
     this.listenAddress = requireNonNull(b.listenAddress, "listenAddress");
     this.store = requireNonNull(b.store, "store");
-    this.adminTokens = ImmutableMap.copyOf(requireNonNull(b.adminTokens, "adminTokens"));
+    this.adminTokens = b.adminTokens;
+    this.adminCertificatePrincipals = b.adminCertificatePrincipals;
     this.controlPlaneId = requireNonNull(b.controlPlaneId, "controlPlaneId");
     this.debounce = b.debounce;
     this.certificateChain = b.certificateChain;
@@ -116,8 +123,8 @@ public final class ControlPlane implements AutoCloseable {
     this.meterRegistry = b.meterRegistry;
     this.allocateQuota = b.allocateQuota;
     this.quotaOptions = b.quotaOptions;
-    // Fail at build time, not at start: tokens are checked here.
-    AdminAuthInterceptor.of(adminTokens);
+    // Fail at build time, not at start: credentials are checked here.
+    AdminAuthInterceptor.of(adminTokens, adminCertificatePrincipals);
   }
 
   public static Builder builder() {
@@ -262,7 +269,8 @@ public final class ControlPlane implements AutoCloseable {
           NettyServerBuilder.forAddress(cp.listenAddress)
               .addService(
                   ServerInterceptors.intercept(
-                      new AdminServiceImpl(admin), AdminAuthInterceptor.of(cp.adminTokens)))
+                      new AdminServiceImpl(admin),
+                      AdminAuthInterceptor.of(cp.adminTokens, cp.adminCertificatePrincipals)))
               .addService(discovery)
               .intercept(new ErrorBoundaryInterceptor())
               .maxInboundMessageSize(MAX_INBOUND_MESSAGE_BYTES)
@@ -358,6 +366,13 @@ public final class ControlPlane implements AutoCloseable {
       }
     }
 
+    /**
+     * With a client CA, the handshake requires a client certificate it verifies, from every client:
+     * admin and discovery share this port, and the TLS handshake is the discovery API's only
+     * authentication, so merely requesting a certificate would let data planes without one in.
+     * Admin callers therefore present one too; it is their admin credential when listed, else they
+     * add a token.
+     */
     private static io.netty.handler.ssl.SslContext sslContext(ControlPlane cp) {
       try {
         SslContextBuilder ssl =
@@ -381,7 +396,8 @@ public final class ControlPlane implements AutoCloseable {
   public static final class Builder {
     private @Nullable InetSocketAddress listenAddress;
     private @Nullable ConfigStore store;
-    private @Nullable Map<String, String> adminTokens;
+    private ImmutableMap<String, String> adminTokens = ImmutableMap.of();
+    private ImmutableMap<String, String> adminCertificatePrincipals = ImmutableMap.of();
     private String controlPlaneId = "cp-1";
     private SnapshotCache.Debounce debounce = SnapshotCache.Debounce.DEFAULT;
     private @Nullable Path certificateChain;
@@ -407,12 +423,28 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
-     * The admin credentials: principal name → bearer token (at least {@value
+     * Admin tokens: principal name → bearer token (at least {@value
      * AdminAuthInterceptor#MIN_TOKEN_LENGTH} characters). The principal name is recorded in
-     * config history. Required, at least one.
+     * config history. Default none; this or {@link #adminCertificatePrincipals} needs at least one
+     * entry.
      */
     public Builder adminTokens(Map<String, String> adminTokens) {
       this.adminTokens = ImmutableMap.copyOf(requireNonNull(adminTokens, "adminTokens"));
+      return this;
+    }
+
+    /**
+     * Client certificates trusted for admin calls: certificate name → principal name recorded in
+     * config history. A certificate's names are its URI and DNS Subject Alternative Names (e.g.
+     * {@code spiffe://example.org/ops/deployer}), or its subject's Common Names if it has neither;
+     * a listed name must equal one exactly (DNS names ignoring case), without wildcards. Only
+     * certificates the handshake verified against {@link #clientCa} count, and a certificate
+     * whose names are not listed, such as a data plane's, grants no admin access. Default none;
+     * needs {@link #clientCa}.
+     */
+    public Builder adminCertificatePrincipals(Map<String, String> certificatePrincipals) {
+      this.adminCertificatePrincipals =
+          ImmutableMap.copyOf(requireNonNull(certificatePrincipals, "certificatePrincipals"));
       return this;
     }
 
@@ -443,8 +475,9 @@ public final class ControlPlane implements AutoCloseable {
 
     /**
      * Requires every client to present a certificate issued by these PEM CAs (mutual TLS), as the
-     * discovery API expects of data planes. Admin calls still need an admin token on top.
-     * Requires {@link #tls}.
+     * discovery API expects of data planes; admin clients too, since both APIs share the port.
+     * Admin calls need an admin token on top unless their certificate is listed in {@link
+     * #adminCertificatePrincipals}. Requires {@link #tls}.
      */
     public Builder clientCa(Path clientCa) {
       this.clientCa = requireNonNull(clientCa, "clientCa");
@@ -499,11 +532,16 @@ public final class ControlPlane implements AutoCloseable {
      * Builds the control plane; nothing runs until {@link ControlPlane#start()}.
      *
      * @throws NullPointerException if a required setting is missing
-     * @throws IllegalArgumentException for invalid admin tokens, or a client CA without TLS
+     * @throws IllegalArgumentException for no admin credential, invalid admin tokens or
+     *     certificate names, admin certificates without a client CA, or a client CA without TLS
      */
     public ControlPlane build() {
       Preconditions.checkArgument(
           clientCa == null || certificateChain != null, "clientCa requires tls(...)");
+      Preconditions.checkArgument(
+          adminCertificatePrincipals.isEmpty() || clientCa != null,
+          "adminCertificatePrincipals requires clientCa(...): only client certificates verified"
+              + " against it can be admin credentials");
       return new ControlPlane(this);
     }
   }

@@ -23,7 +23,9 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * Where the control plane's admin API is and which admin credential to present.
+ * Where the control plane's admin API is and which admin credential to present: an admin token,
+ * a client certificate ({@code --cert-file} and {@code --key-file}, for a control plane that
+ * lists it with {@code --admin-cert-name}), or both.
  *
  * <p>The token comes from {@code --token-file}, else {@code --token}, else the {@code
  * SLUICE_ADMIN_TOKEN} environment variable, else, for a loopback server, the token {@code sluice
@@ -31,6 +33,10 @@ import picocli.CommandLine.Option;
  * or a bare token), so the file given to {@code control-plane --admin-token-file} works here
  * too. Prefer the file or the variable: a token on the command line is visible to other users in
  * the process list.
+ *
+ * <p>With a client certificate, the token of {@code sluice dev}'s state directory is not sent: an
+ * operator who presents a certificate means to call as its principal, and the server judges a call
+ * by its token whenever one is sent.
  */
 final class AdminConnectionOptions {
   static final String DEFAULT_SERVER = "127.0.0.1:" + DefaultPorts.CONTROL_PLANE;
@@ -53,6 +59,20 @@ final class AdminConnectionOptions {
       paramLabel = "FILE",
       description = "File holding the admin token (NAME:TOKEN, or the bare token).")
   @Nullable Path tokenFile;
+
+  @Option(
+      names = "--cert-file",
+      paramLabel = "PEM",
+      description =
+          "Client certificate chain to present (mutual TLS), with --key-file; implies --tls. The"
+              + " admin credential when the control plane lists it (--admin-cert-name).")
+  @Nullable Path certFile;
+
+  @Option(
+      names = "--key-file",
+      paramLabel = "PEM",
+      description = "Private key (PKCS#8 PEM) of --cert-file.")
+  @Nullable Path keyFile;
 
   @Option(
       names = "--timeout",
@@ -95,7 +115,7 @@ final class AdminConnectionOptions {
     if (fromEnv != null && !fromEnv.isBlank()) {
       return Optional.of(singleToken(fromEnv, "SLUICE_ADMIN_TOKEN"));
     }
-    if (TransportOptions.isLoopback(server)) {
+    if (certFile == null && TransportOptions.isLoopback(server)) {
       return DevState.locate(null, env).readAdminToken();
     }
     return Optional.empty();
@@ -115,13 +135,29 @@ final class AdminConnectionOptions {
   }
 
   private ChannelCredentials credentials() throws IOException {
-    if (transport.usePlaintext(server)) {
+    if ((certFile == null) != (keyFile == null)) {
+      throw new CommandFailure("--cert-file and --key-file go together");
+    }
+    if (certFile == null && transport.usePlaintext(server)) {
       return InsecureChannelCredentials.create();
     }
-    if (transport.caFile == null) {
-      return TlsChannelCredentials.create();
+    if (certFile != null && transport.plaintext) {
+      throw new CommandFailure("--cert-file needs TLS; drop --plaintext");
     }
-    return TlsChannelCredentials.newBuilder().trustManager(transport.caFile.toFile()).build();
+    TlsChannelCredentials.Builder tls = TlsChannelCredentials.newBuilder();
+    if (transport.caFile != null) {
+      tls.trustManager(transport.caFile.toFile());
+    }
+    if (certFile != null) {
+      try {
+        tls.keyManager(certFile.toFile(), keyFile.toFile());
+      } catch (IOException | IllegalArgumentException e) {
+        // The message names the files, never their content.
+        throw new CommandFailure(
+            "cannot load the client certificate " + certFile + " or its key " + keyFile, e);
+      }
+    }
+    return tls.build();
   }
 
   static void close(ManagedChannel channel) {

@@ -77,6 +77,16 @@ final class ControlPlaneCommand implements Callable<Integer> {
   private @Nullable Path adminTokenFile;
 
   @Option(
+      names = "--admin-cert-name",
+      paramLabel = "NAME=PRINCIPAL",
+      description = {
+        "A client certificate trusted for admin calls, recorded in history as PRINCIPAL: NAME is"
+            + " its URI or DNS SAN (e.g. spiffe://example.org/ops), or its CN if it has no SAN;"
+            + " exact match. Repeatable; needs --client-ca-file."
+      })
+  private List<String> adminCertNames = new ArrayList<>();
+
+  @Option(
       names = "--tls-cert-file",
       paramLabel = "PEM",
       description = "Serve TLS with this certificate chain (with --tls-key-file).")
@@ -104,7 +114,13 @@ final class ControlPlaneCommand implements Callable<Integer> {
   public Integer call() throws IOException {
     parent.configureLogging(Level.INFO);
     Map<String, String> env = System.getenv();
-    Map<String, String> adminTokens = adminTokens(env);
+    Map<String, String> adminCertificates = AdminCertificateNames.parse(adminCertNames);
+    if (!adminCertificates.isEmpty() && clientCaFile == null) {
+      throw new CommandFailure(
+          "--admin-cert-name needs --client-ca-file: only client certificates verified against it"
+              + " can be admin credentials");
+    }
+    Map<String, String> adminTokens = adminTokens(env, !adminCertificates.isEmpty());
     String replicaId = id != null ? id : hostName();
     ConfigStore configStore = openStore(env);
     ControlPlane controlPlane;
@@ -114,6 +130,7 @@ final class ControlPlaneCommand implements Callable<Integer> {
               .listenAddress(listen)
               .store(configStore)
               .adminTokens(adminTokens)
+              .adminCertificatePrincipals(adminCertificates)
               .controlPlaneId(replicaId);
       if ((tlsCertFile == null) != (tlsKeyFile == null)) {
         throw new CommandFailure("--tls-cert-file and --tls-key-file go together");
@@ -175,7 +192,9 @@ final class ControlPlaneCommand implements Callable<Integer> {
         : "the embedded store in " + (store == null ? "?" : store.dataDir);
   }
 
-  private Map<String, String> adminTokens(Map<String, String> env) throws IOException {
+  /** The admin tokens; none is fine when admin certificates are listed. */
+  private Map<String, String> adminTokens(Map<String, String> env, boolean haveCertificates)
+      throws IOException {
     if (adminTokenFile != null) {
       return AdminTokens.parse(Files.readString(adminTokenFile, UTF_8), adminTokenFile.toString());
     }
@@ -183,9 +202,13 @@ final class ControlPlaneCommand implements Callable<Integer> {
     if (fromEnv != null && !fromEnv.isBlank()) {
       return AdminTokens.parse(fromEnv, "SLUICE_ADMIN_TOKEN");
     }
+    if (haveCertificates) {
+      return Map.of();
+    }
     throw new CommandFailure(
-        "no admin token: give --admin-token-file or set SLUICE_ADMIN_TOKEN (the admin API"
-            + " accepts no anonymous calls)");
+        "no admin credential: give --admin-token-file or set SLUICE_ADMIN_TOKEN, or list admin"
+            + " client certificates with --admin-cert-name (the admin API accepts no anonymous"
+            + " calls)");
   }
 
   static String hostName() {
