@@ -6,14 +6,17 @@ import com.google.protobuf.Timestamp;
 import com.google.protobuf.util.Durations;
 import com.google.protobuf.util.Timestamps;
 import dev.sluice.config.v1.SecretRef;
+import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -177,6 +180,73 @@ final class FieldRules {
       issues.add(field, quote(url) + " has no valid host");
     } else if (url.endsWith("/")) {
       issues.add(field, quote(url) + " must not end with '/'");
+    }
+  }
+
+  /**
+   * The URL data planes fetch an issuer's JWKS from, judged as they judge it: an https URL with a
+   * host, or an http one whose host is loopback ({@code localhost} or a loopback IP literal, never
+   * resolved through DNS), because keys fetched in the clear could be swapped by anyone on the path
+   * and then mint tokens for any consumer. User info is refused as in {@link #httpUrl}, and a
+   * fragment because nothing is fetched for it; a query is allowed, unlike a base URL's, since some
+   * issuers select keys with one (e.g. {@code ?appid=}) and nothing is appended to the URL.
+   */
+  static void jwksUri(Issues issues, String field, String url) {
+    if (url.isEmpty()) {
+      issues.add(field, "required");
+      return;
+    }
+    if (url.length() > MAX_URL_CHARS) {
+      issues.add(field, "is longer than " + MAX_URL_CHARS + " characters");
+      return;
+    }
+    URI uri;
+    try {
+      uri = new URI(url);
+    } catch (URISyntaxException e) {
+      issues.add(field, "is not a valid URL");
+      return;
+    }
+    if (uri.getRawUserInfo() != null) {
+      issues.add(field, "must not contain user info");
+      return;
+    }
+    if (uri.getRawFragment() != null) {
+      issues.add(field, "must not have a fragment");
+      return;
+    }
+    String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+    if (uri.isOpaque() || !(scheme.equals("https") || scheme.equals("http"))) {
+      issues.add(field, "must start with https://");
+      return;
+    }
+    if (uri.getHost() == null || uri.getHost().isEmpty()) {
+      issues.add(field, quote(url) + " has no valid host");
+      return;
+    }
+    if (scheme.equals("http") && !isLoopback(uri.getHost())) {
+      issues.add(field, "must use https (http is allowed for loopback hosts only)");
+    }
+  }
+
+  /**
+   * Whether {@code host} is {@code localhost} or a loopback IP literal ({@code 127.0.0.0/8}, {@code
+   * [::1]}), exactly as data planes decide it: IP literals only, no DNS lookup.
+   */
+  static boolean isLoopback(String host) {
+    if (host.equalsIgnoreCase("localhost")) {
+      return true;
+    }
+    String literal =
+        host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+    boolean ipLiteral = literal.matches("[0-9.]+") || literal.contains(":");
+    if (!ipLiteral) {
+      return false;
+    }
+    try {
+      return InetAddress.getByName(literal).isLoopbackAddress();
+    } catch (UnknownHostException e) {
+      return false;
     }
   }
 

@@ -3,6 +3,8 @@ package dev.sluice.controlplane.validation;
 import static dev.sluice.controlplane.validation.FieldRules.quote;
 
 import com.google.common.collect.ImmutableList;
+import com.google.common.collect.ImmutableSet;
+import com.google.common.collect.Sets;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import com.google.protobuf.util.Durations;
@@ -35,6 +37,7 @@ import dev.sluice.config.v1.StickinessKey;
 import dev.sluice.controlplane.store.ResourceKey;
 import dev.sluice.type.v1.ModelCapability;
 import java.time.Duration;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -63,6 +66,25 @@ final class StandardConfigValidator implements ConfigValidator {
   private static final int MAX_UPSTREAM_MODEL_CHARS = 256;
   private static final int MAX_WEIGHT = 1000;
   private static final Set<Long> WINDOW_SECONDS = Set.of(1L, 60L, 3600L, 86400L);
+
+  /**
+   * The JWT algorithms data planes of this build verify (see the data plane's {@code JwtIssuers}).
+   * Listed rather than derived from the enum: a value added to the API reaches this build's enum
+   * before any data plane can verify it, and a JwtIssuer naming it would be NACKed by the fleet.
+   */
+  static final ImmutableSet<JwtAlgorithm> SUPPORTED_JWT_ALGORITHMS =
+      Sets.immutableEnumSet(
+          EnumSet.of(
+              JwtAlgorithm.JWT_ALGORITHM_RS256,
+              JwtAlgorithm.JWT_ALGORITHM_RS384,
+              JwtAlgorithm.JWT_ALGORITHM_RS512,
+              JwtAlgorithm.JWT_ALGORITHM_PS256,
+              JwtAlgorithm.JWT_ALGORITHM_PS384,
+              JwtAlgorithm.JWT_ALGORITHM_PS512,
+              JwtAlgorithm.JWT_ALGORITHM_ES256,
+              JwtAlgorithm.JWT_ALGORITHM_ES384,
+              JwtAlgorithm.JWT_ALGORITHM_ES512,
+              JwtAlgorithm.JWT_ALGORITHM_EDDSA));
 
   @Override
   public ImmutableList<Violation> validate(Map<ResourceKey, Resource> config) {
@@ -796,14 +818,20 @@ final class StandardConfigValidator implements ConfigValidator {
     }
     for (int i = 0; i < j.getAlgorithmsCount(); i++) {
       JwtAlgorithm a = j.getAlgorithms(i);
-      if (a == JwtAlgorithm.JWT_ALGORITHM_UNSPECIFIED || a == JwtAlgorithm.UNRECOGNIZED) {
-        issues.add("algorithms[" + i + "]", "is not an algorithm");
+      if (a == JwtAlgorithm.JWT_ALGORITHM_UNSPECIFIED) {
+        issues.add("algorithms[" + i + "]", "required (for example JWT_ALGORITHM_RS256)");
+      } else if (a == JwtAlgorithm.UNRECOGNIZED) {
+        issues.add(
+            "algorithms[" + i + "]",
+            "algorithm number " + j.getAlgorithmsValue(i) + " is not supported by this build");
+      } else if (!SUPPORTED_JWT_ALGORITHMS.contains(a)) {
+        issues.add("algorithms[" + i + "]", a.name() + " is not supported by this build");
       }
     }
     FieldRules.unique(issues, "algorithms", j.getAlgorithmsList(), "algorithm");
     switch (j.getJwksSourceCase()) {
       case JWKS_FILE -> FieldRules.absolutePath(issues, "jwks_file", j.getJwksFile());
-      case JWKS_URI -> FieldRules.httpUrl(issues, "jwks_uri", j.getJwksUri(), true);
+      case JWKS_URI -> FieldRules.jwksUri(issues, "jwks_uri", j.getJwksUri());
       case JWKSSOURCE_NOT_SET ->
           issues.add("jwks_file", "set exactly one of jwks_file and jwks_uri");
     }

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class ConfigValidatorTest {
   private static final List<String> VALID_CONFIG =
@@ -343,7 +344,53 @@ class ConfigValidatorTest {
             "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
                 + " algorithms: JWT_ALGORITHM_ES256 jwks_file: \"/etc/jwks.json\""
                 + " clock_skew { seconds: 301 } }",
-            "jwt_issuer/j.clock_skew"));
+            "jwt_issuer/j.clock_skew"),
+        broken(
+            "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
+                + " algorithms: JWT_ALGORITHM_ES256 jwks_uri: \"http://127.example.com/jwks\" }",
+            "jwt_issuer/j.jwks_uri"),
+        broken(
+            "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
+                + " algorithms: JWT_ALGORITHM_ES256 jwks_uri: \"ftp://idp.example.com/jwks\" }",
+            "jwt_issuer/j.jwks_uri"),
+        broken(
+            "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
+                + " algorithms: JWT_ALGORITHM_ES256 jwks_uri: \"https://idp.example.com/jwks#k\" }",
+            "jwt_issuer/j.jwks_uri"),
+        broken(
+            "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
+                + " algorithms: JWT_ALGORITHM_ES256 jwks_file: \"etc/jwks.json\" }",
+            "jwt_issuer/j.jwks_file"),
+        broken(
+            "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
+                + " algorithms: JWT_ALGORITHM_UNSPECIFIED jwks_file: \"/etc/jwks.json\" }",
+            "jwt_issuer/j.algorithms[0]"),
+        broken(
+            "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
+                + " algorithms: JWT_ALGORITHM_ES256 algorithms: 99 jwks_file: \"/etc/jwks.json\" }",
+            "jwt_issuer/j.algorithms[1]"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {
+        "http://127.0.0.1:8080/jwks",
+        "http://localhost/jwks",
+        "http://[::1]:9000/jwks",
+        "HTTPS://idp.example.com/keys/",
+        "https://login.example.com/common/discovery/keys?appid=sluice"
+      })
+  void aJwksUriIsHttpsOrLoopbackHttpAsDataPlanesRequire(String uri) {
+    Map<ResourceKey, Resource> config = config();
+    Resource resource =
+        parse(
+            "jwt_issuer { name: \"j\" issuer: \"https://other\" audiences: \"a\""
+                + " algorithms: JWT_ALGORITHM_EDDSA jwks_uri: \""
+                + uri
+                + "\" }");
+    config.put(ResourceKey.of(resource), resource);
+
+    assertThat(validator.validate(config)).isEmpty();
   }
 
   @ParameterizedTest(name = "{1}")

@@ -4,7 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import com.google.protobuf.TextFormat;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.RSAKey;
+import com.nimbusds.jose.jwk.gen.RSAKeyGenerator;
 import dev.sluice.config.v1.ConfigSnapshot;
+import dev.sluice.config.v1.JwtAlgorithm;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.controlplane.config.ConfigDocuments;
 import dev.sluice.controlplane.store.ResourceKey;
@@ -18,6 +22,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,9 +33,12 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The control plane and the data plane judge a config alike: whatever a data plane would refuse to
@@ -54,10 +62,25 @@ class ValidatorAgreementIT {
   private static final String SOLO_VERSIONS =
       " versions { name: \"v1\" upstream_model: \"m\" backends { backend: \"mock\" } } }";
 
+  /** Stands for {@link #jwksFile} in resource texts. */
+  private static final String JWKS = "/JWKS_FILE";
+
   private static EventLoopGroup loops;
   private static ProviderRegistry providers;
 
+  /** A readable JWKS file holding one RSA public key. */
+  @TempDir static Path jwksDirectory;
+
+  private static Path jwksFile;
+
   private final ConfigValidator validator = ConfigValidator.create();
+
+  @BeforeAll
+  static void writeAJwksFile() throws Exception {
+    jwksFile = jwksDirectory.resolve("jwks.json");
+    RSAKey key = new RSAKeyGenerator(2048).keyID("rsa-1").generate();
+    Files.writeString(jwksFile, new JWKSet(key.toPublicJWK()).toString());
+  }
 
   @BeforeAll
   static void startThisBuildsProviders() {
@@ -178,15 +201,61 @@ class ValidatorAgreementIT {
             "an API key with a short salt",
             "api_key { name: \"k\" consumer: \"team-a\" hash {"
                 + " algorithm: API_KEY_HASH_ALGORITHM_SHA256 salt: \"short\""
-                + " digest: \"0123456789abcdef0123456789abcdef\" } }"));
+                + " digest: \"0123456789abcdef0123456789abcdef\" } }"),
+        broken(
+            "a JWT issuer fetching keys over http from a host that is not loopback",
+            issuer("jwks_uri: \"http://idp.example.com/jwks\"")),
+        broken(
+            "a JWT issuer fetching keys over http from a name that starts like a loopback address",
+            issuer("jwks_uri: \"http://127.0.0.1.example.com/jwks\"")),
+        broken(
+            "a JWT issuer whose jwks_uri is not an http(s) URL",
+            issuer("jwks_uri: \"ftp://idp.example.com/jwks\"")),
+        broken(
+            "a JWT issuer whose jwks_uri has no host",
+            issuer("jwks_uri: \"https:///jwks\"")),
+        broken("a JWT issuer with a relative jwks_file", issuer("jwks_file: \"jwks.json\"")),
+        broken("a JWT issuer without a key source", issuer("")),
+        broken(
+            "a JWT issuer without algorithms",
+            "jwt_issuer { name: \"j\" issuer: \"https://idp.example.com\" audiences: \"sluice\""
+                + " jwks_file: \"" + JWKS + "\" }"),
+        broken(
+            "a JWT issuer with an unset algorithm",
+            issuer("algorithms: JWT_ALGORITHM_UNSPECIFIED jwks_file: \"" + JWKS + "\"")),
+        broken(
+            "a JWT issuer with an algorithm number this build does not know",
+            issuer("algorithms: 99 jwks_file: \"" + JWKS + "\"")),
+        broken(
+            "a JWT issuer without audiences",
+            "jwt_issuer { name: \"j\" issuer: \"https://idp.example.com\""
+                + " algorithms: JWT_ALGORITHM_RS256 jwks_file: \"" + JWKS + "\" }"),
+        broken(
+            "a JWT issuer with an empty audience",
+            issuer("audiences: \"\" jwks_file: \"" + JWKS + "\"")),
+        broken(
+            "a JWT issuer without an issuer",
+            "jwt_issuer { name: \"j\" audiences: \"sluice\" algorithms: JWT_ALGORITHM_RS256"
+                + " jwks_file: \"" + JWKS + "\" }"),
+        broken(
+            "a JWT clock skew above five minutes",
+            issuer("clock_skew { seconds: 301 } jwks_file: \"" + JWKS + "\"")),
+        broken(
+            "a JWKS cache duration of zero",
+            issuer("jwks_cache_duration { } jwks_file: \"" + JWKS + "\"")),
+        broken(
+            "two JWT issuers with one iss",
+            issuer("jwks_file: \"" + JWKS + "\""),
+            "jwt_issuer { name: \"j2\" issuer: \"https://idp.example.com\" audiences: \"sluice\""
+                + " algorithms: JWT_ALGORITHM_RS256 jwks_file: \"" + JWKS + "\" }"));
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("configsTheDataPlaneRefuses")
   void whatTheDataPlaneRefusesToServeTheControlPlaneRefusesToCommit(
-      String what, String brokenResource) {
+      String what, List<String> brokenResources) {
     List<Resource> config = parse(BASE);
-    config.add(parse(brokenResource));
+    brokenResources.forEach(text -> config.add(parse(text.replace(JWKS, jwksFile.toString()))));
 
     Throwable dataPlane = catchThrowable(() -> serve(config));
     List<Violation> controlPlane = validator.validate(index(config));
@@ -201,10 +270,61 @@ class ValidatorAgreementIT {
         .isNotEmpty();
   }
 
+  /**
+   * Both directions for algorithms: the control plane accepts exactly those a data plane of this
+   * build verifies, so an algorithm added to the API cannot be committed before data planes know
+   * it.
+   */
+  @ParameterizedTest(name = "{0}")
+  @EnumSource(value = JwtAlgorithm.class, names = "UNRECOGNIZED", mode = EnumSource.Mode.EXCLUDE)
+  void everyJwtAlgorithmIsJudgedAlikeByBoth(JwtAlgorithm algorithm) {
+    List<Resource> config = parse(BASE);
+    config.add(
+        parse(
+            "jwt_issuer { name: \"j\" issuer: \"https://idp.example.com\" audiences: \"sluice\""
+                + " algorithms: "
+                + algorithm.name()
+                + " jwks_file: \""
+                + jwksFile
+                + "\" }"));
+
+    boolean dataPlaneServes = catchThrowable(() -> serve(config)) == null;
+    List<Violation> controlPlane = validator.validate(index(config));
+
+    assertThat(controlPlane.isEmpty())
+        .as("the control plane accepts %s (violations: %s)", algorithm, controlPlane)
+        .isEqualTo(dataPlaneServes);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @ValueSource(
+      strings = {"http://127.0.0.1:1/jwks", "http://localhost:1/jwks", "http://[::1]:1/jwks"})
+  void aJwksUriOverHttpOnALoopbackHostIsAcceptedByBoth(String uri) {
+    List<Resource> config = parse(BASE);
+    config.add(parse(issuer("jwks_uri: \"" + uri + "\"")));
+
+    assertThat(validator.validate(index(config))).isEmpty();
+    assertThat(serve(config).access().hasJwtIssuers()).isTrue();
+  }
+
   // ---- helpers
 
-  private static Arguments broken(String what, String resource) {
-    return Arguments.of(what, resource);
+  private static Arguments broken(String what, String... resources) {
+    return Arguments.of(what, List.of(resources));
+  }
+
+  /**
+   * A JwtIssuer valid but for {@code rest} (its key source, or a field that breaks it plus one):
+   * {@value #JWKS} in it stands for a readable JWKS file, so the data plane refuses it for the
+   * intended reason only.
+   */
+  private static String issuer(String rest) {
+    boolean hasAlgorithms = rest.contains("algorithms:");
+    return "jwt_issuer { name: \"j\" issuer: \"https://idp.example.com\" audiences: \"sluice\""
+        + (hasAlgorithms ? "" : " algorithms: JWT_ALGORITHM_RS256")
+        + " "
+        + rest
+        + " }";
   }
 
   private static RuntimeConfig serve(List<Resource> config) {
