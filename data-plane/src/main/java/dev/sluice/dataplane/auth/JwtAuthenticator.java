@@ -2,14 +2,20 @@ package dev.sluice.dataplane.auth;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.common.cache.Cache;
+import com.google.common.cache.CacheBuilder;
+import com.google.common.hash.HashCode;
+import com.google.common.hash.Hashing;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
 import com.nimbusds.jose.JWSHeader;
+import com.nimbusds.jose.jwk.JWK;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.sluice.config.v1.Consumer;
 import dev.sluice.dataplane.auth.JwksKeySet.VerificationKey;
 import dev.sluice.grpc.ApiException;
+import java.nio.charset.StandardCharsets;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
@@ -38,6 +44,19 @@ import org.jspecify.annotations.Nullable;
  * any other value the caller chose.
  * Nothing here waits on I/O: keys come from the issuer's in-memory snapshot, and an unknown {@code
  * kid} only prompts a background refresh.
+ *
+ * <p>A caller sends the same token with every request until it expires, and verifying its
+ * signature costs tens of microseconds to a millisecond (RSA, Ed25519, ECDSA; see
+ * docs/benchmarks.md), many times what the rest of the request's traffic policy costs. So what a
+ * verified token established is kept, keyed by the SHA-256 of the whole token: a later request
+ * presenting exactly that token skips the parse and the signature, and every check that can change
+ * is repeated against the served config and the clock: the issuer must still be configured with
+ * equal settings and key source, the same public key must still be published under the token's
+ * {@code kid}, the times must still hold and the consumer must still exist. When any of these fails
+ * the token is verified afresh, which refuses it or replaces the entry. Keying by a digest means a
+ * lookup never compares a presented token with a cached one character by character, so the cache
+ * tells a caller nothing about the tokens of others; only valid tokens are kept, at most {@value
+ * #MAX_VERIFIED_TOKENS}.
  */
 final class JwtAuthenticator {
   private static final Logger logger = Logger.getLogger(JwtAuthenticator.class.getName());
@@ -47,7 +66,34 @@ final class JwtAuthenticator {
 
   static final String MESSAGE = "invalid bearer token";
 
+  /** Verified tokens kept; a few hundred bytes each. */
+  static final int MAX_VERIFIED_TOKENS = 10_000;
+
+  /**
+   * What verifying a token established, and what a later request must still find for it to hold.
+   *
+   * @param issuer the issuer it was verified for, as configured then
+   * @param kid the token's key id
+   * @param key the public key its signature verified with
+   * @param expiry its {@code exp}
+   * @param notBefore its {@code nbf}, or null
+   * @param issuedAt its {@code iat}, or null
+   * @param consumer the consumer its consumer claim names
+   * @param principal {@code <iss>#<sub>}
+   */
+  private record Verified(
+      JwtIssuers.Issuer issuer,
+      String kid,
+      JWK key,
+      Instant expiry,
+      @Nullable Instant notBefore,
+      @Nullable Instant issuedAt,
+      String consumer,
+      String principal) {}
+
   private final Clock clock;
+  private final Cache<HashCode, Verified> verified =
+      CacheBuilder.newBuilder().maximumSize(MAX_VERIFIED_TOKENS).build();
 
   JwtAuthenticator(Clock clock) {
     this.clock = requireNonNull(clock, "clock");
@@ -62,6 +108,52 @@ final class JwtAuthenticator {
     if (token.length() > MAX_TOKEN_CHARS) {
       throw refuse(null, "token too long");
     }
+    HashCode id = Hashing.sha256().hashString(token, StandardCharsets.UTF_8);
+    Verified known = verified.getIfPresent(id);
+    if (known != null) {
+      Caller caller = stillValid(known, access);
+      if (caller != null) {
+        return caller;
+      }
+      verified.invalidate(id);
+    }
+    Verified fresh = verify(token, access);
+    verified.put(id, fresh);
+    // verify() found the consumer in this same immutable table.
+    return Caller.ofToken(requireNonNull(access.consumer(fresh.consumer())), fresh.principal());
+  }
+
+  /** The number of verified tokens kept, for tests. */
+  long verifiedTokens() {
+    verified.cleanUp();
+    return verified.size();
+  }
+
+  /**
+   * The caller of a token verified before, if everything its verification relied on still holds in
+   * {@code access} and now; null when the token must be verified again.
+   */
+  private @Nullable Caller stillValid(Verified known, AccessTable access) {
+    JwtIssuers.Issuer issuer = access.jwtIssuer(known.issuer().issuer());
+    // Equal issuers have the same audiences, algorithms, clock skew, consumer claim and key source
+    // (the source compares by identity): a push that changes none of these keeps the entry.
+    if (issuer == null || !issuer.equals(known.issuer())) {
+      return null;
+    }
+    VerificationKey key = issuer.keys().key(known.kid());
+    if (key == null || !key.jwk().equals(known.key())) {
+      return null;
+    }
+    if (timeProblem(known.expiry(), known.notBefore(), known.issuedAt(), issuer.clockSkew())
+        != null) {
+      return null;
+    }
+    Consumer consumer = access.consumer(known.consumer());
+    return consumer == null ? null : Caller.ofToken(consumer, known.principal());
+  }
+
+  /** The full verification, described on the class; refuses or says what the token established. */
+  private Verified verify(String token, AccessTable access) {
     SignedJWT jwt;
     JWTClaimsSet claims;
     try {
@@ -102,7 +194,17 @@ final class JwtAuthenticator {
     if (!verified) {
       throw refuse(issuer, "bad signature");
     }
-    checkTimes(claims, issuer);
+    Date exp = claims.getExpirationTime();
+    if (exp == null) {
+      throw refuse(issuer, "no exp");
+    }
+    Instant expiry = exp.toInstant();
+    Instant notBefore = instant(claims.getNotBeforeTime());
+    Instant issuedAt = instant(claims.getIssueTime());
+    String timeProblem = timeProblem(expiry, notBefore, issuedAt, issuer.clockSkew());
+    if (timeProblem != null) {
+      throw refuse(issuer, timeProblem);
+    }
     List<String> audiences = claims.getAudience();
     if (audiences.stream().noneMatch(issuer.audiences()::contains)) {
       throw refuse(issuer, "audience not accepted");
@@ -111,34 +213,34 @@ final class JwtAuthenticator {
     if (!(name instanceof String consumerName) || consumerName.isEmpty()) {
       throw refuse(issuer, "no string claim " + issuer.consumerClaim());
     }
-    Consumer consumer = access.consumer(consumerName);
-    if (consumer == null) {
+    if (access.consumer(consumerName) == null) {
       throw refuse(issuer, "unknown consumer");
     }
     String subject = claims.getSubject();
     String principal =
         subject == null || subject.isEmpty() ? issuer.issuer() : issuer.issuer() + "#" + subject;
-    return Caller.ofToken(consumer, principal);
+    return new Verified(
+        issuer, kid, key.jwk(), expiry, notBefore, issuedAt, consumerName, principal);
   }
 
-  private void checkTimes(JWTClaimsSet claims, JwtIssuers.Issuer issuer) {
+  /** What is wrong with a token's times now, within {@code skew}; null when nothing is. */
+  private @Nullable String timeProblem(
+      Instant expiry, @Nullable Instant notBefore, @Nullable Instant issuedAt, Duration skew) {
     Instant now = clock.instant();
-    Duration skew = issuer.clockSkew();
-    Date exp = claims.getExpirationTime();
-    if (exp == null) {
-      throw refuse(issuer, "no exp");
+    if (!now.isBefore(expiry.plus(skew))) {
+      return "expired";
     }
-    if (!now.isBefore(exp.toInstant().plus(skew))) {
-      throw refuse(issuer, "expired");
+    if (notBefore != null && now.plus(skew).isBefore(notBefore)) {
+      return "not yet valid";
     }
-    Date nbf = claims.getNotBeforeTime();
-    if (nbf != null && now.plus(skew).isBefore(nbf.toInstant())) {
-      throw refuse(issuer, "not yet valid");
+    if (issuedAt != null && issuedAt.isAfter(now.plus(skew))) {
+      return "issued in the future";
     }
-    Date iat = claims.getIssueTime();
-    if (iat != null && iat.toInstant().isAfter(now.plus(skew))) {
-      throw refuse(issuer, "issued in the future");
-    }
+    return null;
+  }
+
+  private static @Nullable Instant instant(@Nullable Date date) {
+    return date == null ? null : date.toInstant();
   }
 
   private static ApiException refuse(JwtIssuers.@Nullable Issuer issuer, String why) {
