@@ -33,9 +33,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -133,14 +130,15 @@ public final class DataPlane implements AutoCloseable {
   }
 
   private void startServing() throws IOException {
+    IoTransport transport = config.transport;
     EventLoopGroup group =
-        new MultiThreadIoEventLoopGroup(config.eventLoopThreads, NioIoHandler.newFactory());
+        new MultiThreadIoEventLoopGroup(config.eventLoopThreads, transport.ioHandlerFactory());
     eventLoops = group;
 
     ProviderLookup lookup = config.providers;
     if (lookup == null) {
       ProviderRegistry registry =
-          ProviderRegistry.create(group, NioSocketChannel.class, config.secrets);
+          ProviderRegistry.create(group, transport.socketChannelType(), config.secrets);
       providers = registry;
       lookup = kind -> registry.supports(kind) ? registry.forKind(kind) : null;
     }
@@ -172,7 +170,7 @@ public final class DataPlane implements AutoCloseable {
         NettyServerBuilder.forAddress(config.listenAddress, config.serverCredentials)
             .bossEventLoopGroup(group)
             .workerEventLoopGroup(group)
-            .channelType(NioServerSocketChannel.class)
+            .channelType(transport.serverChannelType())
             // Handlers never block, so they run on the event loops: no thread hop per call.
             .directExecutor()
             .maxInboundMessageSize(config.maxInboundMessageSize)
@@ -323,7 +321,7 @@ public final class DataPlane implements AutoCloseable {
   private ManagedChannel controlPlaneChannel(String target, EventLoopGroup group) {
     return NettyChannelBuilder.forTarget(target, config.controlPlaneCredentials)
         .eventLoopGroup(group)
-        .channelType(NioSocketChannel.class)
+        .channelType(config.transport.socketChannelType())
         .maxInboundMessageSize(32 << 20)
         .keepAliveTime(30, TimeUnit.SECONDS)
         .keepAliveTimeout(10, TimeUnit.SECONDS)
@@ -437,6 +435,7 @@ public final class DataPlane implements AutoCloseable {
     private SecretResolver secrets = SecretResolver.fromEnvironment();
     private @Nullable ProviderLookup providers;
     private int fleetSizeHint = 1;
+    private IoTransport transport = IoTransport.best();
 
     private Builder() {}
 
@@ -551,6 +550,21 @@ public final class DataPlane implements AutoCloseable {
         throw new IllegalArgumentException("eventLoopThreads: " + threads + " (expected: > 0)");
       }
       this.eventLoopThreads = threads;
+      return this;
+    }
+
+    /**
+     * The socket I/O of the event loops. Default {@link IoTransport#best()}: native epoll where it
+     * loads, else NIO.
+     *
+     * @throws IllegalArgumentException for a transport that cannot run on this machine
+     */
+    public Builder transport(IoTransport transport) {
+      requireNonNull(transport, "transport");
+      if (!transport.isAvailable()) {
+        throw new IllegalArgumentException("transport: " + transport + " is not available here");
+      }
+      this.transport = transport;
       return this;
     }
 

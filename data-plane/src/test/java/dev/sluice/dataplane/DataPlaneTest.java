@@ -54,6 +54,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class DataPlaneTest {
   private static final Duration WAIT = Duration.ofSeconds(10);
@@ -211,6 +213,22 @@ class DataPlaneTest {
         .extracting(d -> d.getBucket().getPolicy() + "/" + d.getBucket().getKey())
         .containsExactly("per-model/model=m1");
     assertThat(provider.streams).hasSize(2);
+  }
+
+  @ParameterizedTest
+  @EnumSource(IoTransport.class)
+  void servesConfigAndStreamsOverEitherIoTransport(IoTransport transport) throws Exception {
+    // Linux x86_64 (where CI runs) loads native epoll; the default must pick it there.
+    assertThat(transport.isAvailable()).isTrue();
+    assertThat(IoTransport.best()).isEqualTo(IoTransport.EPOLL);
+    FakeControlPlane cp = closeLater(new FakeControlPlane("cp1"));
+    DataPlane dp = closeLater(dataPlane(List.of(cp.target())).transport(transport).build());
+    dp.start();
+    cp.nextRequest(WAIT);
+    cp.send(versionInfo(1), CONFIG);
+
+    assertThat(dp.awaitConfig(WAIT)).isTrue();
+    assertThat(streamText(channel(dp), "m1")).isEqualTo(FakeProvider.text(3));
   }
 
   @Test

@@ -78,6 +78,11 @@ public final class BenchGateway implements Callable<Integer> {
       description = "Data-plane gRPC port; 0 picks one (default: ${DEFAULT-VALUE}).")
   int port = 0;
 
+  @Option(
+      names = "--transport",
+      description = "Event-loop I/O of the data plane: NIO or EPOLL (default: the best available).")
+  dev.sluice.dataplane.@Nullable IoTransport transport;
+
   @Option(names = "--port-file", description = "Write the data-plane port here once serving.")
   @Nullable Path portFile;
 
@@ -150,6 +155,9 @@ public final class BenchGateway implements Callable<Integer> {
               .allowAnonymous(anonymous)
               // The scripts stop the gateway after the last run; nothing is in flight to drain.
               .drainTimeout(Duration.ofSeconds(1));
+      if (transport != null) {
+        builder.transport(transport);
+      }
       if (metrics) {
         builder.metricsAddress(new InetSocketAddress("127.0.0.1", 0));
       }
