@@ -105,6 +105,14 @@ final class ControlPlaneCommand implements Callable<Integer> {
   private @Nullable Path clientCaFile;
 
   @Option(
+      names = "--etcd-max-txn-ops",
+      paramLabel = "N",
+      description =
+          "Operations etcd allows in one transaction; must equal etcd's --max-txn-ops (default"
+              + " 128). An apply or rollback needs one per resource it changes plus 3 to 5.")
+  private @Nullable Integer etcdMaxTxnOps;
+
+  @Option(
       names = "--id",
       paramLabel = "ID",
       description = "This replica's id, reported to operators (default: the host name).")
@@ -173,6 +181,9 @@ final class ControlPlaneCommand implements Callable<Integer> {
       store = new StoreChoice();
       store.etcdEndpoints = endpoints;
     }
+    if (endpoints == null && etcdMaxTxnOps != null) {
+      throw new CommandFailure("--etcd-max-txn-ops applies to etcd only, not to --data-dir");
+    }
     if (endpoints != null) {
       for (URI endpoint : endpoints) {
         if (endpoint.getScheme() == null || endpoint.getHost() == null) {
@@ -180,7 +191,15 @@ final class ControlPlaneCommand implements Callable<Integer> {
               "etcd endpoint '" + endpoint + "' is not a URL (expected: e.g. http://127.0.0.1:2379)");
         }
       }
-      return EtcdConfigStore.connect(EtcdStoreOptions.builder(endpoints).build());
+      EtcdStoreOptions.Builder options = EtcdStoreOptions.builder(endpoints);
+      if (etcdMaxTxnOps != null) {
+        try {
+          options.maxTxnOps(etcdMaxTxnOps);
+        } catch (IllegalArgumentException e) {
+          throw new CommandFailure("--etcd-max-txn-ops: " + e.getMessage());
+        }
+      }
+      return EtcdConfigStore.connect(options.build());
     }
     Files.createDirectories(dataDir);
     return ConfigStore.embedded(dataDir);

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The control-plane flags for admin certificates, and the client's certificate options. */
+/** The control-plane flags for admin certificates and etcd's transaction limit. */
 @Timeout(60)
 class ControlPlaneCommandTest {
   @TempDir Path dir;
@@ -48,6 +48,34 @@ class ControlPlaneCommandTest {
 
     assertThat(run.exitCode()).isEqualTo(ExitCodes.FAILED);
     assertThat(run.err()).contains("--admin-cert-name needs --client-ca-file");
+  }
+
+  @Test
+  void theEtcdTransactionLimitIsForEtcdOnly() throws Exception {
+    CommandRun run =
+        CommandRun.of(
+            "control-plane",
+            "--listen", "127.0.0.1:0",
+            "--data-dir", dir.resolve("store").toString(),
+            "--admin-token-file", tokenFile().toString(),
+            "--etcd-max-txn-ops", "1024");
+
+    assertThat(run.exitCode()).isEqualTo(ExitCodes.FAILED);
+    assertThat(run.err()).contains("--etcd-max-txn-ops applies to etcd only");
+  }
+
+  @Test
+  void anEtcdTransactionLimitTooSmallForAnyCommitIsRefusedBeforeConnecting() throws Exception {
+    CommandRun run =
+        CommandRun.of(
+            "control-plane",
+            "--listen", "127.0.0.1:0",
+            "--etcd-endpoints", "http://127.0.0.1:1",
+            "--admin-token-file", tokenFile().toString(),
+            "--etcd-max-txn-ops", "2");
+
+    assertThat(run.exitCode()).isEqualTo(ExitCodes.FAILED);
+    assertThat(run.err()).contains("--etcd-max-txn-ops: maxTxnOps: 2 (expected: >=");
   }
 
   @Test

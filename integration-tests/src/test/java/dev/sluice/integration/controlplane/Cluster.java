@@ -127,6 +127,7 @@ final class Cluster implements AutoCloseable {
     if (spec.storeMeters != null) {
       options.meterRegistry(spec.storeMeters);
     }
+    spec.storeOptions.accept(options);
     ConfigStore store = EtcdConfigStore.connect(options.build());
     started.push(store);
     ControlPlane.Builder builder =
@@ -164,6 +165,7 @@ final class Cluster implements AutoCloseable {
     private int port;
     private ChannelCredentials adminCredentials = InsecureChannelCredentials.create();
     private Consumer<ControlPlane.Builder> controlPlane = b -> {};
+    private Consumer<EtcdStoreOptions.Builder> storeOptions = o -> {};
 
     private ReplicaSpec(URI etcdEndpoint) {
       this.etcdEndpoint = etcdEndpoint;
@@ -190,6 +192,12 @@ final class Cluster implements AutoCloseable {
     /** Changes the control plane's settings (TLS, client CA, ...). */
     ReplicaSpec controlPlane(Consumer<ControlPlane.Builder> settings) {
       this.controlPlane = settings;
+      return this;
+    }
+
+    /** Changes the replica's etcd store options (e.g. its transaction limit). */
+    ReplicaSpec storeOptions(Consumer<EtcdStoreOptions.Builder> settings) {
+      this.storeOptions = settings;
       return this;
     }
 

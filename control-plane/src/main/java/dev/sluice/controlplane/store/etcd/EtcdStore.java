@@ -54,15 +54,13 @@ import java.util.logging.Logger;
  * write the resources, the head, the history entry and the request id together, or else read back
  * what the compares saw. The head compare is exact, against the head revision of the version the
  * caller validated against (see {@link HeadIndex}), so no commit lands on any other state.
+ *
+ * <p>A commit whose transaction would exceed etcd's operation limit ({@link
+ * EtcdStoreOptions#maxTxnOps()}) is refused before it is sent, and so is one etcd refuses for
+ * exceeding a lower limit of its own: both get the same FAILED_PRECONDITION (see {@link TxnSize}).
  */
 final class EtcdStore implements ConfigStore {
   private static final Logger logger = Logger.getLogger(EtcdStore.class.getName());
-
-  /**
-   * The transaction's own writes besides the resources: head, history entry, request id, and on the
-   * first commit the epoch.
-   */
-  private static final int BOOKKEEPING_OPS = 4;
 
   private final EtcdStoreOptions options;
   private final Client client;
@@ -292,6 +290,11 @@ final class EtcdStore implements ConfigStore {
                           if (failure == null) {
                             return CompletableFuture.completedFuture(outcome);
                           }
+                          if (StoreErrors.isTooManyOps(failure)) {
+                            // etcd validates the size before applying anything: nothing written.
+                            return CompletableFuture.<CommitOutcome>failedFuture(
+                                txnSize(commit).tooLarge(options.maxTxnOps(), true));
+                          }
                           if (mayRetryLease && StoreErrors.isLeaseNotFound(failure)) {
                             // etcd refused the whole transaction: safe to retry with a new lease.
                             leases.invalidate(leaseId);
@@ -420,15 +423,9 @@ final class EtcdStore implements ConfigStore {
           .message("a commit needs at least one upsert or delete")
           .build();
     }
-    int ops = commit.upserts().size() + commit.deletes().size() + BOOKKEEPING_OPS;
-    int compares = commit.expectedVersions().size() + 1;
-    if (ops > options.maxTxnOps() || compares > options.maxTxnOps()) {
-      throw ApiException.builder(Status.Code.INVALID_ARGUMENT, "CHANGE_TOO_LARGE")
-          .message(
-              "a change may touch at most "
-                  + (options.maxTxnOps() - BOOKKEEPING_OPS)
-                  + " resources (the store's transaction limit)")
-          .build();
+    TxnSize size = txnSize(commit);
+    if (size.operations() > options.maxTxnOps()) {
+      throw size.tooLarge(options.maxTxnOps(), false);
     }
     Set<ResourceKey> touched = new HashSet<>();
     for (Resource resource : commit.upserts()) {
@@ -441,6 +438,11 @@ final class EtcdStore implements ConfigStore {
         throw duplicate(key);
       }
     }
+  }
+
+  private TxnSize txnSize(Commit commit) {
+    // Head revision 0 means no head yet: this commit would be the first and write the epoch.
+    return TxnSize.of(commit, heads.headAt(commit.expectedHeadVersion()) == 0);
   }
 
   private static ApiException duplicate(ResourceKey key) {

@@ -91,8 +91,12 @@ public final class EtcdStoreOptions {
   }
 
   /**
-   * etcd's {@code --max-txn-ops} (128 by default); a commit needs three operations besides its
-   * resources.
+   * etcd's {@code --max-txn-ops} (128 by default), which must be set to the same value: the store
+   * refuses a commit that would need more operations before sending it. A commit needs one
+   * operation per resource it changes plus 3 (plus 2 more on the store's very first commit; see
+   * {@code TxnSize}), so 128 allows applies and rollbacks of up to 125 resources. If this is set
+   * higher than etcd's own limit, etcd refuses such commits itself, and the store reports that the
+   * same way.
    */
   public int maxTxnOps() {
     return maxTxnOps;

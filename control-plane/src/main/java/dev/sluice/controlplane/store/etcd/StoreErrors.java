@@ -85,6 +85,15 @@ final class StoreErrors {
     return code(t) == Status.Code.NOT_FOUND && description(t).contains("lease not found");
   }
 
+  /**
+   * etcd refused a transaction for having more operations than its {@code --max-txn-ops} allows;
+   * it checks this before applying anything, so nothing was written.
+   */
+  static boolean isTooManyOps(Throwable t) {
+    return code(t) == Status.Code.INVALID_ARGUMENT
+        && description(t).contains("too many operations in txn request");
+  }
+
   /** Whether the call certainly never reached etcd (see {@link DeadlineInterceptor}). */
   static boolean wasNotSent(Throwable t) {
     Metadata trailers = Status.trailersFromThrowable(unwrap(t));

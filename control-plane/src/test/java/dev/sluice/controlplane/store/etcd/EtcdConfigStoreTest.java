@@ -221,10 +221,11 @@ class EtcdConfigStoreTest {
         failure(store.commit(change(0).upsert(backend("a", "1")).delete(A).build()));
     ApiException empty = failure(store.commit(change(0).build()));
 
-    assertThat(tooMany.reason()).isEqualTo("CHANGE_TOO_LARGE");
+    assertThat(tooMany.code()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+    assertThat(tooMany.reason()).isEqualTo("CHANGE_SET_TOO_LARGE");
     assertThat(twice.reason()).isEqualTo("DUPLICATE_RESOURCE");
     assertThat(empty.reason()).isEqualTo("EMPTY_CHANGE");
-    assertThat(List.of(tooMany, twice, empty))
+    assertThat(List.of(twice, empty))
         .extracting(ApiException::code)
         .containsOnly(Status.Code.INVALID_ARGUMENT);
     assertThat(rawKeys()).isEmpty();
