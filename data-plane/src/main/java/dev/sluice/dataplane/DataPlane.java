@@ -178,7 +178,16 @@ public final class DataPlane implements AutoCloseable {
             .permitKeepAliveTime(config.permitKeepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
             .permitKeepAliveWithoutCalls(true)
             .keepAliveTime(config.keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
-            .keepAliveTimeout(config.keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS);
+            .keepAliveTimeout(config.keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
+            // HTTP/2 rapid reset (CVE-2023-44487): a client that opens and resets streams faster
+            // than this gets GOAWAY ENHANCE_YOUR_CALM instead of making us start upstream calls.
+            .maxRstFramesPerWindow(
+                config.maxResetsPerWindow, Math.toIntExact(config.resetWindow.toSeconds()));
+    if (config.maxConnectionAge != null) {
+      builder
+          .maxConnectionAge(config.maxConnectionAge.toNanos(), TimeUnit.NANOSECONDS)
+          .maxConnectionAgeGrace(config.maxConnectionAgeGrace.toNanos(), TimeUnit.NANOSECONDS);
+    }
     builder.addService(
         InferenceServiceImpl.definition(
             serving,
@@ -428,6 +437,10 @@ public final class DataPlane implements AutoCloseable {
     private Duration keepAliveTime = Duration.ofMinutes(1);
     private Duration keepAliveTimeout = Duration.ofSeconds(20);
     private Duration drainTimeout = Duration.ofSeconds(30);
+    private int maxResetsPerWindow = 1000;
+    private Duration resetWindow = Duration.ofSeconds(10);
+    private @Nullable Duration maxConnectionAge;
+    private Duration maxConnectionAgeGrace = Duration.ofMinutes(10);
     private Duration initialFetchTimeout = Duration.ofSeconds(10);
     private int eventLoopThreads = Runtime.getRuntime().availableProcessors();
     private ServerCredentials serverCredentials = InsecureServerCredentials.create();
@@ -526,6 +539,43 @@ public final class DataPlane implements AutoCloseable {
     public Builder keepAlive(Duration time, Duration timeout) {
       this.keepAliveTime = requireNonNull(time, "time");
       this.keepAliveTimeout = requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /**
+     * The most stream resets ({@code RST_STREAM}) a client connection may send per {@code window}
+     * before the server ends it with GOAWAY {@code ENHANCE_YOUR_CALM}: the defence against HTTP/2
+     * rapid reset, where each opened-and-reset stream would otherwise cost a routed upstream call.
+     * Default 1,000 per 10 s, far above what cancelling clients send (every call a client cancels or
+     * lets its deadline expire on is one reset).
+     */
+    public Builder maxResetsPerWindow(int resets, Duration window) {
+      requireNonNull(window, "window");
+      if (resets <= 0 || window.toSeconds() <= 0) {
+        throw new IllegalArgumentException(
+            "maxResetsPerWindow: " + resets + " per " + window
+                + " (expected: > 0 per at least 1 s)");
+      }
+      this.maxResetsPerWindow = resets;
+      this.resetWindow = window;
+      return this;
+    }
+
+    /**
+     * Ends each client connection after {@code age} (GOAWAY, so clients reconnect, through an L4
+     * load balancer possibly to another node) and lets its calls in flight run for up to {@code
+     * grace} more, so long generations are not cut. Default: connections live as long as their
+     * clients keep them.
+     */
+    public Builder maxConnectionAge(Duration age, Duration grace) {
+      requireNonNull(age, "age");
+      requireNonNull(grace, "grace");
+      if (age.isNegative() || age.isZero() || grace.isNegative()) {
+        throw new IllegalArgumentException(
+            "maxConnectionAge: " + age + " with grace " + grace + " (expected: age > 0, grace >= 0)");
+      }
+      this.maxConnectionAge = age;
+      this.maxConnectionAgeGrace = grace;
       return this;
     }
 

@@ -292,6 +292,94 @@ class DataPlaneTest {
   }
 
   @Test
+  void aClientResettingStreamsFasterThanAllowedLosesItsConnection() throws Exception {
+    provider.byDefault(Script.hanging());
+    FakeControlPlane cp = closeLater(new FakeControlPlane("cp1"));
+    DataPlane dp =
+        closeLater(
+            dataPlane(List.of(cp.target())).maxResetsPerWindow(10, Duration.ofSeconds(60)).build());
+    dp.start();
+    cp.nextRequest(WAIT);
+    cp.send(versionInfo(1), CONFIG);
+    dp.awaitConfig(WAIT);
+    ManagedChannel channel = channel(dp);
+    CompletableFuture<String> bystander =
+        CompletableFuture.supplyAsync(() -> streamText(channel, "m1"));
+    awaitStreams(1);
+
+    // Each cancelled call is one RST_STREAM from the client.
+    for (int i = 0; i < 30 && !bystander.isDone(); i++) {
+      io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+      call.run(
+          () ->
+              InferenceServiceGrpc.newStub(channel)
+                  .streamChat(stream("m1"), new io.grpc.stub.StreamObserver<>() {
+                    @Override
+                    public void onNext(StreamChatResponse value) {}
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onCompleted() {}
+                  }));
+      long started = System.nanoTime();
+      while (provider.streams.size() < i + 2
+          && !bystander.isDone()
+          && System.nanoTime() - started < WAIT.toNanos()) {
+        Thread.sleep(5);
+      }
+      call.cancel(null);
+    }
+
+    Throwable ended =
+        catchThrowableOfType(
+            java.util.concurrent.ExecutionException.class,
+            () -> bystander.get(WAIT.toMillis(), TimeUnit.MILLISECONDS));
+    Status status = Status.fromThrowable(ended.getCause());
+    // grpc-java maps the GOAWAY's ENHANCE_YOUR_CALM to RESOURCE_EXHAUSTED.
+    assertThat(status.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+    assertThat(status.getDescription()).contains("ENHANCE_YOUR_CALM").contains("too_many_rststreams");
+  }
+
+  @Test
+  void connectionsOlderThanTheMaximumAgeAreEndedAfterTheirCallsFinish() throws Exception {
+    provider.byDefault(Script.tokens(10).paced(Duration.ofMillis(100)));
+    FakeControlPlane cp = closeLater(new FakeControlPlane("cp1"));
+    DataPlane dp =
+        closeLater(
+            dataPlane(List.of(cp.target()))
+                .maxConnectionAge(Duration.ofMillis(300), Duration.ofSeconds(30))
+                .build());
+    dp.start();
+    cp.nextRequest(WAIT);
+    cp.send(versionInfo(1), CONFIG);
+    dp.awaitConfig(WAIT);
+    ManagedChannel channel = channel(dp);
+    java.util.List<io.grpc.ConnectivityState> states =
+        java.util.Collections.synchronizedList(new ArrayList<>());
+    watchStates(channel, states);
+
+    // A 1 s generation on a connection whose age is 300 ms: the grace lets it finish.
+    assertThat(streamText(channel, "m1")).isEqualTo(FakeProvider.text(10));
+
+    // GOAWAY sends the channel back through IDLE to reconnect.
+    long end = System.nanoTime() + WAIT.toNanos();
+    while (!states.contains(io.grpc.ConnectivityState.IDLE) && System.nanoTime() < end) {
+      Thread.sleep(20);
+    }
+    assertThat(states).contains(io.grpc.ConnectivityState.IDLE);
+    assertThat(streamText(channel, "m1")).isEqualTo(FakeProvider.text(10));
+  }
+
+  private static void watchStates(
+      ManagedChannel channel, java.util.List<io.grpc.ConnectivityState> states) {
+    io.grpc.ConnectivityState now = channel.getState(true);
+    states.add(now);
+    channel.notifyWhenStateChanged(now, () -> watchStates(channel, states));
+  }
+
+  @Test
   void refusesRequestsLargerThanTheConfiguredLimit() throws Exception {
     FakeControlPlane cp = closeLater(new FakeControlPlane("cp1"));
     DataPlane dp = closeLater(dataPlane(List.of(cp.target())).maxInboundMessageSize(4096).build());

@@ -88,6 +88,23 @@ final class DataPlaneCommand implements Callable<Integer> {
       description = "Address of the Prometheus /metrics endpoint (default: none).")
   private @Nullable InetSocketAddress metricsListen;
 
+  @Option(
+      names = "--max-connection-age",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      description =
+          "End client connections after this long (GOAWAY) so clients rebalance across nodes,"
+              + " e.g. 30m (default: never).")
+  private java.time.@Nullable Duration maxConnectionAge;
+
+  @Option(
+      names = "--max-connection-age-grace",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      defaultValue = "10m",
+      description = "How long calls on an aged connection may still run (default: ${DEFAULT-VALUE}).")
+  private java.time.Duration maxConnectionAgeGrace;
+
   @Override
   public Integer call() throws Exception {
     parent.configureLogging(Level.INFO);
@@ -119,6 +136,9 @@ final class DataPlaneCommand implements Callable<Integer> {
     }
     if (metricsListen != null) {
       builder.metricsAddress(metricsListen);
+    }
+    if (maxConnectionAge != null) {
+      builder.maxConnectionAge(maxConnectionAge, maxConnectionAgeGrace);
     }
     DataPlane dataPlane = builder.build();
     try {
