@@ -8,12 +8,12 @@ final class PortInUse {
   private PortInUse() {}
 
   /**
-   * {@code failure} itself, unless a {@link BindException} caused it: then a {@link
+   * {@code failure} itself, unless a taken address caused it: then a {@link
    * CommandFailure} naming the address and the flag that changes it.
    */
   static RuntimeException explain(Exception failure, InetSocketAddress address, String flag) {
     for (Throwable t = failure; t != null; t = t.getCause()) {
-      if (t instanceof BindException) {
+      if (t instanceof BindException || isNativeAddressInUse(t)) {
         return new CommandFailure(
             "cannot listen on "
                 + address.getHostString()
@@ -29,5 +29,15 @@ final class PortInUse {
     return failure instanceof RuntimeException runtime
         ? runtime
         : new CommandFailure("failed to start: " + failure.getMessage(), failure);
+  }
+
+  /**
+   * Netty's native epoll transport reports a taken port as its own {@code NativeIoException}
+   * ("bind(..) failed: Address already in use"), not as a {@link BindException}.
+   */
+  private static boolean isNativeAddressInUse(Throwable t) {
+    return t.getClass().getName().equals("io.netty.channel.unix.Errors$NativeIoException")
+        && t.getMessage() != null
+        && t.getMessage().contains("Address already in use");
   }
 }
