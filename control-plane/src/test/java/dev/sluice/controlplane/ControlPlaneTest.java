@@ -254,11 +254,24 @@ class ControlPlaneTest {
     cp.close();
     cp.close();
 
-    // The port is free again.
-    try (ServerSocket socket = new ServerSocket()) {
-      socket.bind(new InetSocketAddress("127.0.0.1", port));
-    }
+    // The port is free again (the listening socket closes on the event loop, a moment after).
+    assertThat(canBind(port, Duration.ofSeconds(5))).isTrue();
     assertThatThrownBy(cp::start).isInstanceOf(IllegalStateException.class);
+  }
+
+  private static boolean canBind(int port, Duration within) throws InterruptedException {
+    long end = System.nanoTime() + within.toNanos();
+    while (true) {
+      try (ServerSocket socket = new ServerSocket()) {
+        socket.bind(new InetSocketAddress("127.0.0.1", port));
+        return true;
+      } catch (java.io.IOException taken) {
+        if (System.nanoTime() > end) {
+          return false;
+        }
+        Thread.sleep(50);
+      }
+    }
   }
 
   @Test
