@@ -146,6 +146,13 @@ final class StandardConfigValidator implements ConfigValidator {
     } else {
       FieldRules.httpUrl(issues, "base_url", b.getBaseUrl(), false);
     }
+    if (b.getH2C()) {
+      if (kind == BackendKind.BACKEND_KIND_MOCK || kind == BackendKind.BACKEND_KIND_SLUICE_GRPC) {
+        issues.add("h2c", "applies only to HTTP backends, not " + kind.name());
+      } else if (!b.getBaseUrl().startsWith("http://")) {
+        issues.add("h2c", "needs an http base_url; over https, TLS ALPN chooses HTTP/2");
+      }
+    }
     boolean needsKey =
         kind == BackendKind.BACKEND_KIND_OPENAI
             || kind == BackendKind.BACKEND_KIND_ANTHROPIC

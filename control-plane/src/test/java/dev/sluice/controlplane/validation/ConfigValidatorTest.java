@@ -103,6 +103,11 @@ class ConfigValidatorTest {
             "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE base_url: \"http://h/v1/\""
                 + " }",
             "backend/x.base_url"),
+        broken(
+            "backend { name: \"x\" kind: BACKEND_KIND_OPENAI_COMPATIBLE"
+                + " base_url: \"https://h/v1\" h2c: true }",
+            "backend/x.h2c"),
+        broken("backend { name: \"x\" kind: BACKEND_KIND_MOCK h2c: true }", "backend/x.h2c"),
         broken("backend { name: \"x\" kind: BACKEND_KIND_OPENAI }", "backend/x.api_key"),
         broken(
             "backend { name: \"x\" kind: BACKEND_KIND_ANTHROPIC api_key { } }",

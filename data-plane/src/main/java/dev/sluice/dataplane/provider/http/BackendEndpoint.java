@@ -157,6 +157,8 @@ public final class BackendEndpoint {
           UpstreamOrigin.tls(
               baseUrl.host(), baseUrl.port(), tlsContexts.get(tls, clientKey, http2, name()),
               serverName);
+    } else if (backend.getH2C()) {
+      origin = UpstreamOrigin.h2c(baseUrl.host(), baseUrl.port());
     } else {
       origin = UpstreamOrigin.plaintext(baseUrl.host(), baseUrl.port());
     }

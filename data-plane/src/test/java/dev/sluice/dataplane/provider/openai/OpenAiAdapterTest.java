@@ -1066,6 +1066,29 @@ class OpenAiAdapterTest {
     }
 
     @Test
+    void aBackendMarkedH2cStreamsOverOnePlaintextHttp2Connection() throws Exception {
+      try (FakeOpenAiServer h2c = FakeOpenAiServer.builder().http2().start()) {
+        Backend backend =
+            backend(BackendKind.BACKEND_KIND_OPENAI_COMPATIBLE).setBaseUrl(h2c.baseUrl()).setH2C(true).build();
+        var loop = group.next();
+        List<RecordingStreamListener> listeners = new java.util.ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+          h2c.enqueue(ChatReply.text("one two three").tokenInterval(Duration.ofMillis(20)));
+          RecordingStreamListener listener = new RecordingStreamListener();
+          loop.submit(() -> compatible.streamChat(call(backend, hello()), listener)).get();
+          listeners.add(listener);
+        }
+
+        for (RecordingStreamListener listener : listeners) {
+          listener.awaitCompletion();
+          assertThat(listener.text(0)).isEqualTo("one two three");
+        }
+        assertThat(h2c.baseUrl()).startsWith("http://");
+        assertThat(h2c.connectionsOpened()).as("three streams on one h2c connection").isEqualTo(1);
+      }
+    }
+
+    @Test
     void worksOverTlsWithAConfiguredCaAndVerifiesTheServerName() throws Exception {
       File certs = new File("src/test/resources/tls");
       try (FakeOpenAiServer secure =
