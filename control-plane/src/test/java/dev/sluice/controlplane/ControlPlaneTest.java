@@ -238,6 +238,19 @@ class ControlPlaneTest {
     }
 
     @Override
+    public Subscription campaignForQuotaAllocator(
+        dev.sluice.controlplane.store.Candidate self,
+        java.util.function.Consumer<dev.sluice.controlplane.store.Leadership> listener) {
+      return () -> {};
+    }
+
+    @Override
+    public Subscription watchQuotaAllocator(
+        java.util.function.Consumer<dev.sluice.controlplane.store.Leadership> listener) {
+      return () -> {};
+    }
+
+    @Override
     public boolean isWritable() {
       return false;
     }

@@ -102,6 +102,34 @@ public interface ConfigStore extends AutoCloseable {
    */
   Subscription watchFleetStatus(Consumer<ImmutableMap<String, FleetStatusRecord>> listener);
 
+  /**
+   * Stands {@code self} in the election of the fleet's quota allocator, the one replica that
+   * answers {@code DiscoveryService.LeaseQuota} (the others forward to it). Of all the replicas
+   * campaigning on one backend, at most one sees itself {@link Leadership.Leading} with a tenure
+   * that {@link Leadership.Leading#holds() holds} at any moment; the others see it as {@link
+   * Leadership.Following} once they have heard of it.
+   *
+   * <p>The etcd store elects through a key held on a lease that the winner keeps alive; a winner
+   * that cannot renew its lease (etcd down, or cut off from it) steps down before the lease can
+   * expire, and only then may another replica win. The embedded store serves one process, so its
+   * first campaigner simply leads until it resigns.
+   *
+   * @param self this replica, and where the others reach it
+   * @param listener called with {@link Leadership#vacant()} or what is known at once, then after
+   *     every change, including each renewal of this replica's tenure; serially, on a store
+   *     thread, newest state only. It must return quickly.
+   * @return closing it resigns: the listener hears nothing more, and a tenure this campaign holds
+   *     is given up on the backend (waiting up to the store's call deadline) so that another
+   *     replica can take over without waiting for the lease to lapse
+   */
+  Subscription campaignForQuotaAllocator(Candidate self, Consumer<Leadership> listener);
+
+  /**
+   * As {@link #campaignForQuotaAllocator} without standing: the listener learns who leads (never
+   * {@link Leadership.Leading}), for a replica that forwards quota calls but never allocates.
+   */
+  Subscription watchQuotaAllocator(Consumer<Leadership> listener);
+
   /** Whether the store can currently accept commits (its backend is reachable). */
   boolean isWritable();
 

@@ -75,7 +75,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Fleet status.</b> Every replica that can reach this store runs in this process, so the
  * replicas' fleet-status records are kept in memory only, on the store thread like everything else;
- * they are gone when the store closes, as a replica's record must be once it is gone.
+ * they are gone when the store closes, as a replica's record must be once it is gone. For the same
+ * reason the quota allocator is elected in memory ({@link EmbeddedElection}): the first campaigner
+ * leads until it resigns.
  */
 final class EmbeddedConfigStore implements ConfigStore {
   private static final Logger logger = Logger.getLogger(EmbeddedConfigStore.class.getName());
@@ -120,6 +122,7 @@ final class EmbeddedConfigStore implements ConfigStore {
   private StoredConfig head;
   private ImmutableMap<String, FleetStatusRecord> statusRecords = ImmutableMap.of();
   private volatile boolean writable = true;
+  private final EmbeddedElection quotaAllocatorElection;
 
   private EmbeddedConfigStore(
       Path directory,
@@ -154,6 +157,7 @@ final class EmbeddedConfigStore implements ConfigStore {
                 .setNameFormat("sluice-embedded-store-watch-%d")
                 .setDaemon(true)
                 .build());
+    this.quotaAllocatorElection = new EmbeddedElection(storeThread, notifyThread);
   }
 
   /** Opens the store in {@code directory}, creating the directory and an empty log if needed. */
@@ -298,6 +302,27 @@ final class EmbeddedConfigStore implements ConfigStore {
     statusRecords = records;
     for (StatusSubscription subscription : statusSubscriptions) {
       subscription.offer(records);
+    }
+  }
+
+  @Override
+  public Subscription campaignForQuotaAllocator(Candidate self, Consumer<Leadership> listener) {
+    requireNonNull(self, "self");
+    return joinQuotaAllocatorElection(self, listener);
+  }
+
+  @Override
+  public Subscription watchQuotaAllocator(Consumer<Leadership> listener) {
+    return joinQuotaAllocatorElection(null, listener);
+  }
+
+  private Subscription joinQuotaAllocatorElection(
+      @Nullable Candidate self, Consumer<Leadership> listener) {
+    requireNonNull(listener, "listener");
+    try {
+      return quotaAllocatorElection.join(self, listener);
+    } catch (RejectedExecutionException e) {
+      throw unavailable("the embedded config store is closed");
     }
   }
 

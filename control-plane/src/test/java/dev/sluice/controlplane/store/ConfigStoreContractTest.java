@@ -436,6 +436,59 @@ public abstract class ConfigStoreContractTest {
     assertThat(store.isWritable()).isFalse();
   }
 
+  // ---- quota allocator election
+
+  @Test
+  void theFirstCampaignerLeadsAndALaterOneFollowsItAtItsAddress() throws Exception {
+    ElectionTesting.Heard first = new ElectionTesting.Heard();
+    ElectionTesting.Heard second = new ElectionTesting.Heard();
+    Candidate a = new Candidate("cp-a", "10.0.0.1:50052");
+
+    subscriptions.add(store.campaignForQuotaAllocator(a, first::accept));
+    Leadership.Leading leading = first.nextLeading();
+    subscriptions.add(
+        store.campaignForQuotaAllocator(new Candidate("cp-b", "10.0.0.2:50052"), second::accept));
+    Leadership.Following following = second.nextFollowing();
+
+    assertThat(leading.self()).isEqualTo(a);
+    assertThat(leading.holds()).isTrue();
+    assertThat(following.leader()).isEqualTo(a);
+    assertThat(following.term()).isEqualTo(leading.term());
+  }
+
+  @Test
+  void whenTheLeaderResignsTheNextCampaignerLeadsWithANewTerm() throws Exception {
+    ElectionTesting.Heard first = new ElectionTesting.Heard();
+    ElectionTesting.Heard second = new ElectionTesting.Heard();
+    ConfigStore.Subscription leader =
+        store.campaignForQuotaAllocator(new Candidate("cp-a", "10.0.0.1:50052"), first::accept);
+    long firstTerm = first.nextLeading().term();
+    subscriptions.add(
+        store.campaignForQuotaAllocator(new Candidate("cp-b", "10.0.0.2:50052"), second::accept));
+    second.nextFollowing();
+
+    leader.close();
+    Leadership.Leading taken = second.nextLeading();
+
+    assertThat(taken.self().controlPlaneId()).isEqualTo("cp-b");
+    assertThat(taken.term()).isNotEqualTo(firstTerm);
+  }
+
+  @Test
+  void aWatcherLearnsWhoLeadsAndNeverLeadsItself() throws Exception {
+    ElectionTesting.Heard watcher = new ElectionTesting.Heard();
+    subscriptions.add(store.watchQuotaAllocator(watcher::accept));
+    Leadership before = watcher.nextVacant();
+    Candidate a = new Candidate("cp-a", "[fd00::1]:50052");
+
+    subscriptions.add(store.campaignForQuotaAllocator(a, view -> {}));
+    Leadership.Following following = watcher.nextFollowing();
+
+    assertThat(before).isEqualTo(Leadership.vacant());
+    assertThat(following.leader()).isEqualTo(a);
+    assertThat(watcher.all()).noneMatch(Leadership.Leading.class::isInstance);
+  }
+
   // ---- fleet status
 
   @Test

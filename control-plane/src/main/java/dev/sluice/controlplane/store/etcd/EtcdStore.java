@@ -8,10 +8,12 @@ import com.google.protobuf.Timestamp;
 import dev.sluice.admin.v1.ChangeRecord;
 import dev.sluice.admin.v1.FleetStatusRecord;
 import dev.sluice.config.v1.Resource;
+import dev.sluice.controlplane.store.Candidate;
 import dev.sluice.controlplane.store.Commit;
 import dev.sluice.controlplane.store.CommitOutcome;
 import dev.sluice.controlplane.store.ConfigStore;
 import dev.sluice.controlplane.store.ControlPlaneIds;
+import dev.sluice.controlplane.store.Leadership;
 import dev.sluice.controlplane.store.ResourceKey;
 import dev.sluice.controlplane.store.StoredConfig;
 import dev.sluice.grpc.ApiException;
@@ -37,6 +39,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -46,6 +49,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The etcd {@link ConfigStore}; see the package docs for the key layout and threading.
@@ -78,6 +82,7 @@ final class EtcdStore implements ConfigStore {
   private final ScheduledFuture<?> historyTrim;
   private final AtomicBoolean probing = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final List<EtcdElection> elections = new CopyOnWriteArrayList<>();
 
   EtcdStore(
       EtcdStoreOptions options,
@@ -494,6 +499,45 @@ final class EtcdStore implements ConfigStore {
     return mirror.subscribeStatus(listener);
   }
 
+  // ---------------------------------------------------------------- quota allocator election
+
+  @Override
+  public Subscription campaignForQuotaAllocator(Candidate self, Consumer<Leadership> listener) {
+    requireNonNull(self, "self");
+    return elect(self, listener);
+  }
+
+  @Override
+  public Subscription watchQuotaAllocator(Consumer<Leadership> listener) {
+    return elect(null, listener);
+  }
+
+  private Subscription elect(@Nullable Candidate self, Consumer<Leadership> listener) {
+    requireNonNull(listener, "listener");
+    if (closed.get()) {
+      throw StoreErrors.closed();
+    }
+    EtcdElection election =
+        new EtcdElection(
+            layout.quotaAllocator(),
+            self,
+            calls,
+            client.getLeaseClient(),
+            serial,
+            callbacks,
+            options,
+            listener,
+            elections::remove);
+    elections.add(election);
+    try {
+      election.start();
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      elections.remove(election);
+      throw StoreErrors.closed();
+    }
+    return election;
+  }
+
   @Override
   public boolean isWritable() {
     return !closed.get() && reachability.isUp();
@@ -576,6 +620,11 @@ final class EtcdStore implements ConfigStore {
     }
     healthCheck.cancel(false);
     historyTrim.cancel(false);
+    // Resign before the client goes, so that another replica takes over at once rather than
+    // after the lease's TTL. Each waits at most the call deadline.
+    for (EtcdElection election : List.copyOf(elections)) {
+      election.close();
+    }
     // Revoking the status lease removes this store's fleet-status records at once, instead of
     // after its TTL. Bounded: the revoke has the call deadline.
     CompletableFuture<Void> statusClosed =

@@ -31,6 +31,7 @@ public final class EtcdStoreOptions {
   private final Duration watchRetryMin;
   private final Duration watchRetryMax;
   private final Duration statusTtl;
+  private final Duration electionTtl;
   private final @Nullable String username;
   private final @Nullable String password;
   private final @Nullable Path trustedCertificates;
@@ -51,6 +52,7 @@ public final class EtcdStoreOptions {
     this.watchRetryMin = b.watchRetryMin;
     this.watchRetryMax = b.watchRetryMax;
     this.statusTtl = b.statusTtl;
+    this.electionTtl = b.electionTtl;
     this.username = b.username;
     this.password = b.password;
     this.trustedCertificates = b.trustedCertificates;
@@ -149,6 +151,18 @@ public final class EtcdStoreOptions {
     return statusTtl;
   }
 
+  /**
+   * The TTL of the lease a replica campaigns for quota allocator with. It bounds how long the
+   * fleet has no allocator after the leader dies (up to this TTL plus a second, then the new
+   * leader's learning period), and the leader renews it every quarter of it. A leader that cannot
+   * renew steps down four fifths of a TTL after its last successful renewal was sent, which is
+   * before etcd can let the lease lapse; so a TTL well above {@link #callTimeout()} keeps a slow
+   * etcd call from costing the fleet a takeover.
+   */
+  public Duration electionTtl() {
+    return electionTtl;
+  }
+
   /** The etcd user, when etcd has authentication enabled. */
   public Optional<String> username() {
     return Optional.ofNullable(username);
@@ -214,6 +228,7 @@ public final class EtcdStoreOptions {
     private Duration watchRetryMin = Duration.ofMillis(500);
     private Duration watchRetryMax = Duration.ofSeconds(10);
     private Duration statusTtl = Duration.ofSeconds(10);
+    private Duration electionTtl = Duration.ofSeconds(10);
     private @Nullable String username;
     private @Nullable String password;
     private @Nullable Path trustedCertificates;
@@ -322,6 +337,20 @@ public final class EtcdStoreOptions {
           "statusTtl: %s (expected: whole seconds, at least PT2S)",
           statusTtl);
       this.statusTtl = statusTtl;
+      return this;
+    }
+
+    /**
+     * See {@link EtcdStoreOptions#electionTtl()}; default 10 s. Whole seconds, at least 2 (etcd
+     * raises shorter TTLs to its own minimum anyway).
+     */
+    public Builder electionTtl(Duration electionTtl) {
+      positive(electionTtl, "electionTtl");
+      checkArgument(
+          electionTtl.toSeconds() >= 2 && electionTtl.toNanos() % 1_000_000_000L == 0,
+          "electionTtl: %s (expected: whole seconds, at least PT2S)",
+          electionTtl);
+      this.electionTtl = electionTtl;
       return this;
     }
 

@@ -26,6 +26,7 @@ final class KeyLayout {
   private final String historyPrefix;
   private final String requestsPrefix;
   private final String statusPrefix;
+  private final String quotaAllocatorKey;
 
   KeyLayout(String prefix) {
     this.prefix = prefix;
@@ -36,6 +37,7 @@ final class KeyLayout {
     this.historyPrefix = prefix + "history/";
     this.requestsPrefix = prefix + "requests/";
     this.statusPrefix = prefix + "status/cp/";
+    this.quotaAllocatorKey = metaPrefix + "quota-allocator";
   }
 
   /** The prefix every key of the store starts with. */
@@ -68,6 +70,14 @@ final class KeyLayout {
    */
   ByteSequence epoch() {
     return bytes(epochKey);
+  }
+
+  /**
+   * {@code meta/quota-allocator}: held by the elected quota allocator, on its lease (see {@link
+   * EtcdElection}). Neither config nor status: the mirror and listings skip it.
+   */
+  ByteSequence quotaAllocator() {
+    return bytes(quotaAllocatorKey);
   }
 
   ByteSequence historyPrefix() {

@@ -24,6 +24,10 @@
  *       dev.sluice.controlplane.store.etcd.StatusRecords}), so a replica that is gone is gone from
  *       the fleet status within the lease's TTL. Live state, not config: these keys move etcd's
  *       revision but never the config version.
+ *   <li>{@code meta/quota-allocator}: {@code <control-plane id>@<address>} of the elected quota
+ *       allocator, on that replica's lease (see {@link
+ *       dev.sluice.controlplane.store.etcd.EtcdElection}). Live state too; created only when an
+ *       election is won, so it moves etcd's revision once per takeover.
  * </ul>
  *
  * <p>A commit writes all of its keys in one transaction, so they share one revision. Keys outside
