@@ -14,9 +14,12 @@ import dev.sluice.controlplane.discovery.FleetRegistry;
 import dev.sluice.controlplane.discovery.FleetStatusPublisher;
 import dev.sluice.controlplane.discovery.FleetView;
 import dev.sluice.controlplane.discovery.MergedFleetView;
+import dev.sluice.controlplane.quota.PeerChannels;
 import dev.sluice.controlplane.quota.QuotaAllocator;
+import dev.sluice.controlplane.quota.QuotaLeaseRouter;
 import dev.sluice.controlplane.snapshot.SnapshotCache;
 import dev.sluice.controlplane.snapshot.SnapshotSource;
+import dev.sluice.controlplane.store.Candidate;
 import dev.sluice.controlplane.store.ConfigStore;
 import dev.sluice.controlplane.store.ControlPlaneIds;
 import dev.sluice.controlplane.validation.ConfigValidator;
@@ -79,6 +82,11 @@ import org.jspecify.annotations.Nullable;
  * change), and its admin API's GetFleetStatus and WaitForFleetVersion merge in what the other
  * replicas on the same store published, so any replica answers for the whole fleet.
  *
+ * <p><b>Quota.</b> One replica at a time is elected through the store as the quota allocator, which
+ * answers {@code LeaseQuota} (fleet-wide rate-limit shares); the others forward those calls to it
+ * at the address it advertises ({@link Builder#advertiseAddress}), so the fleet never holds more
+ * than each limit whichever replica its data planes call. See docs/rate-limiting.md.
+ *
  * <p><b>Shutdown.</b> {@link #close()} drains: health turns NOT_SERVING, new calls are refused,
  * discovery streams end with UNAVAILABLE so data planes reconnect to another replica, calls in
  * flight get up to 5 seconds to finish, then the rest are cancelled. The replica's fleet-status
@@ -104,6 +112,7 @@ public final class ControlPlane implements AutoCloseable {
   private final @Nullable MeterRegistry meterRegistry;
   private final boolean allocateQuota;
   private final QuotaAllocator.Options quotaOptions;
+  private final @Nullable String advertiseAddress;
 
   private final Object lock = new Object();
   private @Nullable Running running;
@@ -123,6 +132,7 @@ public final class ControlPlane implements AutoCloseable {
     this.meterRegistry = b.meterRegistry;
     this.allocateQuota = b.allocateQuota;
     this.quotaOptions = b.quotaOptions;
+    this.advertiseAddress = b.advertiseAddress;
     // Fail at build time, not at start: credentials are checked here.
     AdminAuthInterceptor.of(adminTokens, adminCertificatePrincipals);
   }
@@ -209,6 +219,8 @@ public final class ControlPlane implements AutoCloseable {
     final ScheduledExecutorService scheduler;
     final ConfigStore store;
     private @Nullable ControlPlaneMetrics metrics;
+    private @Nullable QuotaLeaseRouter quotaLeases;
+    private ConfigStore.@Nullable Subscription quotaElection;
     private boolean stopping;
 
     private Running(
@@ -248,6 +260,14 @@ public final class ControlPlane implements AutoCloseable {
           Executors.newSingleThreadScheduledExecutor(daemonThreads("sluice-cp-timer-%d"));
       SnapshotCache snapshots = SnapshotCache.watching(cp.store, validator, cp.debounce, cp.clock);
       FleetRegistry fleet = new FleetRegistry(snapshots, cp.controlPlaneId, cp.clock);
+      QuotaLeaseRouter quotaLeases =
+          QuotaLeaseRouter.create(
+              cp.controlPlaneId,
+              () -> QuotaAllocator.create(cp.controlPlaneId, System::nanoTime, cp.quotaOptions),
+              cp.certificateChain == null
+                  ? PeerChannels.plaintext()
+                  : PeerChannels.tls(cp.clientCa, cp.certificateChain, cp.privateKey),
+              QuotaLeaseRouter.DEFAULT_FORWARD_TIMEOUT);
       DiscoveryServiceImpl discovery =
           DiscoveryServiceImpl.create(
               snapshots,
@@ -255,10 +275,7 @@ public final class ControlPlane implements AutoCloseable {
               cp.controlPlaneId,
               streamExecutor,
               cp.clock,
-              cp.allocateQuota
-                  ? QuotaAllocator.create(
-                      cp.controlPlaneId, System::nanoTime, cp.quotaOptions)
-                  : null);
+              quotaLeases);
       MergedFleetView wholeFleet =
           MergedFleetView.start(fleet, cp.store, cp.controlPlaneId, snapshots);
       AdminService admin =
@@ -308,6 +325,13 @@ public final class ControlPlane implements AutoCloseable {
               streamExecutor,
               adminExecutor,
               scheduler);
+      running.quotaLeases = quotaLeases;
+      // Only now is the port known, and with it the address the other replicas forward to.
+      Candidate self = new Candidate(cp.controlPlaneId, cp.advertisedAddress(server.getPort()));
+      running.quotaElection =
+          cp.allocateQuota
+              ? cp.store.campaignForQuotaAllocator(self, quotaLeases)
+              : cp.store.watchQuotaAllocator(quotaLeases);
       if (cp.meterRegistry != null) {
         running.metrics =
             ControlPlaneMetrics.bind(cp.meterRegistry, cp.controlPlaneId, snapshots, fleet);
@@ -336,6 +360,14 @@ public final class ControlPlane implements AutoCloseable {
       synchronized (this) {
         stopping = true;
         standard.enterTerminalState();
+      }
+      // Stop granting, then resign, so that no grant of this replica follows its successor's
+      // election; resigning lets another replica take over without waiting for a lease to lapse.
+      if (quotaLeases != null) {
+        quotaLeases.close();
+      }
+      if (quotaElection != null) {
+        quotaElection.close();
       }
       // Before the streams end: their disconnects must not be published after the withdrawal.
       fleetPublisher.close();
@@ -388,6 +420,39 @@ public final class ControlPlane implements AutoCloseable {
     }
   }
 
+  /**
+   * The address the other replicas forward quota calls to: the configured one, else the listen
+   * address with the bound port, else (listening on a wildcard) this host's name with that port.
+   */
+  private String advertisedAddress(int boundPort) {
+    if (advertiseAddress != null) {
+      return advertiseAddress;
+    }
+    String host;
+    if (listenAddress.getAddress() != null && listenAddress.getAddress().isAnyLocalAddress()) {
+      host = hostName();
+      logger.info(
+          "Control plane "
+              + controlPlaneId
+              + " listens on all interfaces and advertises "
+              + host
+              + ":"
+              + boundPort
+              + " to the other replicas; set advertiseAddress if they cannot reach it there");
+    } else {
+      host = listenAddress.getHostString();
+    }
+    return com.google.common.net.HostAndPort.fromParts(host, boundPort).toString();
+  }
+
+  private static String hostName() {
+    try {
+      return java.net.InetAddress.getLocalHost().getHostName();
+    } catch (IOException e) {
+      return "localhost";
+    }
+  }
+
   private static java.util.concurrent.ThreadFactory daemonThreads(String nameFormat) {
     return new ThreadFactoryBuilder().setNameFormat(nameFormat).setDaemon(true).build();
   }
@@ -407,6 +472,7 @@ public final class ControlPlane implements AutoCloseable {
     private @Nullable MeterRegistry meterRegistry;
     private boolean allocateQuota = true;
     private QuotaAllocator.Options quotaOptions = QuotaAllocator.Options.defaults();
+    private @Nullable String advertiseAddress;
 
     private Builder() {}
 
@@ -505,14 +571,26 @@ public final class ControlPlane implements AutoCloseable {
     }
 
     /**
-     * Whether this replica answers {@code DiscoveryService.LeaseQuota} with fleet-wide rate-limit
-     * shares. Default true. Each allocating replica hands out shares of the whole limit on its
-     * own, so in a deployment with several replicas exactly one should allocate; the others answer
-     * {@code UNAVAILABLE} and their data planes keep their conservative static shares (see
-     * docs/rate-limiting.md).
+     * Whether this replica stands in the election of the quota allocator, which answers {@code
+     * DiscoveryService.LeaseQuota} with fleet-wide rate-limit shares. Default true. Whether it
+     * stands or not, a replica that is not elected forwards its data planes' calls to the one that
+     * is, so exactly one replica hands out shares of each limit (see docs/rate-limiting.md).
      */
     public Builder allocateQuota(boolean allocateQuota) {
       this.allocateQuota = allocateQuota;
+      return this;
+    }
+
+    /**
+     * {@code HOST:PORT} at which the other replicas reach this one to forward quota calls, when
+     * it is the elected quota allocator: the name or address its TLS certificate is valid for,
+     * if it serves TLS. Default: the listen address with the bound port, or this host's name when
+     * listening on all interfaces.
+     *
+     * @throws IllegalArgumentException if it is not a {@code HOST:PORT}
+     */
+    public Builder advertiseAddress(String advertiseAddress) {
+      this.advertiseAddress = Candidate.checkAddress(advertiseAddress);
       return this;
     }
 

@@ -118,6 +118,15 @@ final class ControlPlaneCommand implements Callable<Integer> {
       description = "This replica's id, reported to operators (default: the host name).")
   private @Nullable String id;
 
+  @Option(
+      names = "--advertise-address",
+      paramLabel = "HOST:PORT",
+      description =
+          "Where the other replicas reach this one to forward rate-limit lease calls when it is"
+              + " the elected quota allocator (default: --listen, or the host name with its port"
+              + " when listening on all interfaces). With TLS, a name its certificate is valid for.")
+  private @Nullable String advertiseAddress;
+
   @Override
   public Integer call() throws IOException {
     parent.configureLogging(Level.INFO);
@@ -151,6 +160,13 @@ final class ControlPlaneCommand implements Callable<Integer> {
           throw new CommandFailure("--client-ca-file needs --tls-cert-file and --tls-key-file");
         }
         builder.clientCa(clientCaFile);
+      }
+      if (advertiseAddress != null) {
+        try {
+          builder.advertiseAddress(advertiseAddress);
+        } catch (IllegalArgumentException e) {
+          throw new CommandFailure("--advertise-address: " + e.getMessage());
+        }
       }
       controlPlane = builder.build();
       controlPlane.start();

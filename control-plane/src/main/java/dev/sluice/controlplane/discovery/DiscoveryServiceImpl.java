@@ -19,7 +19,7 @@ import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import dev.sluice.controlplane.quota.QuotaAllocator;
+import dev.sluice.controlplane.quota.QuotaLeaseRouter;
 import dev.sluice.controlplane.snapshot.Snapshot;
 import java.time.Clock;
 import java.util.concurrent.Executor;
@@ -28,8 +28,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * {@code sluice.discovery.v1.DiscoveryService}: hands each {@code StreamConfig} call to a {@link
  * DiscoveryStream} and fans newly published snapshots out to all of them. {@code LeaseQuota}
- * (fleet-wide rate-limit shares) is answered by a {@link QuotaAllocator} when this replica has
- * one; otherwise it answers {@code UNAVAILABLE} so data planes keep their static shares.
+ * (fleet-wide rate-limit shares) goes to a {@link QuotaLeaseRouter}, which answers from this
+ * replica's allocator while it is the elected one and forwards to the elected one otherwise;
+ * without a router it answers {@code UNAVAILABLE} so data planes keep their static shares.
  */
 public final class DiscoveryServiceImpl
     implements DiscoveryServiceGrpc.AsyncService, BindableService, AutoCloseable {
@@ -38,7 +39,7 @@ public final class DiscoveryServiceImpl
   private final String controlPlaneId;
   private final Executor streamExecutor;
   private final Clock clock;
-  private final @Nullable QuotaAllocator quotaAllocator;
+  private final @Nullable QuotaLeaseRouter quotaLeases;
   private final SnapshotSource.Registration snapshotListener;
   private volatile boolean shuttingDown;
 
@@ -48,24 +49,24 @@ public final class DiscoveryServiceImpl
       String controlPlaneId,
       Executor streamExecutor,
       Clock clock,
-      @Nullable QuotaAllocator quotaAllocator) {
+      @Nullable QuotaLeaseRouter quotaLeases) {
     this.snapshots = snapshots;
     this.fleet = fleet;
     this.controlPlaneId = controlPlaneId;
     this.streamExecutor = streamExecutor;
     this.clock = clock;
-    this.quotaAllocator = quotaAllocator;
+    this.quotaLeases = quotaLeases;
     this.snapshotListener =
         snapshots.addListener(
             s -> {
               fleet.snapshotPublished();
-              if (quotaAllocator != null) {
-                quotaAllocator.apply(s.proto());
+              if (quotaLeases != null) {
+                quotaLeases.apply(s.proto());
               }
             });
     Snapshot current = snapshots.current();
-    if (quotaAllocator != null && current != null) {
-      quotaAllocator.apply(current.proto());
+    if (quotaLeases != null && current != null) {
+      quotaLeases.apply(current.proto());
     }
   }
 
@@ -85,7 +86,7 @@ public final class DiscoveryServiceImpl
 
   /**
    * As {@link #create(SnapshotSource, FleetRegistry, String, Executor, Clock)}, answering {@code
-   * LeaseQuota} with {@code quotaAllocator} (kept in step with every published snapshot).
+   * LeaseQuota} through {@code quotaLeases} (kept in step with every published snapshot).
    */
   public static DiscoveryServiceImpl create(
       SnapshotSource snapshots,
@@ -93,14 +94,14 @@ public final class DiscoveryServiceImpl
       String controlPlaneId,
       Executor streamExecutor,
       Clock clock,
-      @Nullable QuotaAllocator quotaAllocator) {
+      @Nullable QuotaLeaseRouter quotaLeases) {
     return new DiscoveryServiceImpl(
         requireNonNull(snapshots, "snapshots"),
         requireNonNull(fleet, "fleet"),
         requireNonNull(controlPlaneId, "controlPlaneId"),
         requireNonNull(streamExecutor, "streamExecutor"),
         requireNonNull(clock, "clock"),
-        quotaAllocator);
+        quotaLeases);
   }
 
   @Override
@@ -145,15 +146,15 @@ public final class DiscoveryServiceImpl
   @Override
   public void leaseQuota(
       LeaseQuotaRequest request, StreamObserver<LeaseQuotaResponse> responseObserver) {
-    if (quotaAllocator == null) {
-      throw ApiException.builder(Status.Code.UNAVAILABLE, "QUOTA_ALLOCATOR_UNAVAILABLE")
+    if (quotaLeases == null) {
+      throw ApiException.builder(Status.Code.UNAVAILABLE, QuotaLeaseRouter.ALLOCATOR_UNAVAILABLE)
           .message("this control-plane replica does not allocate quota; keep static shares")
           .retryAfter(java.time.Duration.ofSeconds(1))
           .build();
     }
-    // Cheap (one lock for one node's report) and about once a second per node: done inline.
-    responseObserver.onNext(quotaAllocator.lease(request));
-    responseObserver.onCompleted();
+    // A local grant is cheap (one lock for one node's report, about once a second per node) and
+    // done inline; a forward completes asynchronously.
+    quotaLeases.lease(request, responseObserver);
   }
 
   /**
@@ -173,6 +174,10 @@ public final class DiscoveryServiceImpl
           .equals(DiscoveryServiceGrpc.getStreamConfigMethod().getFullMethodName())) {
         method = withCachedSnapshots(castStreamConfig(method));
       }
+      if (method.getMethodDescriptor().getFullMethodName()
+          .equals(DiscoveryServiceGrpc.getLeaseQuotaMethod().getFullMethodName())) {
+        method = markingForwardedCalls(method);
+      }
       service.addMethod(method.getMethodDescriptor());
       methods.add(method);
     }
@@ -190,6 +195,13 @@ public final class DiscoveryServiceImpl
                 descriptor.getRequestMarshaller(), new SnapshotResponseMarshaller(snapshots))
             .build(),
         method.getServerCallHandler());
+  }
+
+  /** Lets the router tell calls forwarded by another replica from data planes' calls. */
+  private static <ReqT, RespT> ServerMethodDefinition<ReqT, RespT> markingForwardedCalls(
+      ServerMethodDefinition<ReqT, RespT> method) {
+    return method.withServerCallHandler(
+        QuotaLeaseRouter.markingForwardedCalls(method.getServerCallHandler()));
   }
 
   @SuppressWarnings("unchecked")

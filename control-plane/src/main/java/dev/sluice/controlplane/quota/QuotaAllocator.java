@@ -30,7 +30,9 @@ import org.jspecify.annotations.Nullable;
  * are counted until their lease lapses and forgotten after. After a start (for example a newly
  * elected allocator) the allocator learns for one lease duration: it records reports but grants
  * nothing, so it cannot over-grant capacity that a previous allocator leased out and nobody has
- * reported yet; nodes enforce their static share meanwhile.
+ * reported yet; nodes enforce their static share meanwhile. Of several control-plane replicas only
+ * the elected one runs an allocator, a new one for every term it wins (see {@link
+ * QuotaLeaseRouter}).
  *
  * <p>Thread-safe; calls are serialized on one lock, held for the work of one request (not the
  * per-request path of inference traffic: each data plane calls about once a second).
@@ -38,7 +40,8 @@ import org.jspecify.annotations.Nullable;
 public interface QuotaAllocator {
   /**
    * Records {@code request}'s demand and returns the node's leases: one per reported bucket whose
-   * policy and limit exist in the current config.
+   * policy and limit exist in the current config (none while learning), with {@code fleet_size},
+   * the number of nodes that reported within a lease duration, this one included.
    *
    * @throws dev.sluice.grpc.ApiException {@code INVALID_ARGUMENT} for a missing or malformed node
    *     id, more than 10,000 demands, a demand without a bucket, or a negative or non-finite

@@ -18,11 +18,9 @@ import dev.sluice.grpc.ApiException;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -61,15 +59,30 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
   @GuardedBy("lock")
   private long nextSweep;
 
+  /**
+   * When each node last reported: the fleet size sent back is the number of entries. Lapsed entries
+   * are dropped at most once per refresh interval, so the count may include a node up to that long
+   * after its last report: an over-count, which makes static shares smaller, the safe side.
+   */
+  @GuardedBy("lock")
+  private final Map<String, Long> reporters = new HashMap<>();
+
+  @GuardedBy("lock")
+  private long nextReporterSweep;
+
+  private final long refreshNanos;
+
   WaterFillingQuotaAllocator(String controlPlaneId, LongSupplier ticker, Options options) {
     this.controlPlaneId = requireNonNull(controlPlaneId, "controlPlaneId");
     this.ticker = requireNonNull(ticker, "ticker");
     this.leaseNanos = options.leaseDuration().toNanos();
     this.leaseDuration = Durations.fromNanos(leaseNanos);
     this.refreshInterval = Durations.fromNanos(options.refreshInterval().toNanos());
+    this.refreshNanos = options.refreshInterval().toNanos();
     long now = ticker.getAsLong();
     this.learningEndsAt = now + options.learningPeriod().toNanos();
     this.nextSweep = now + leaseNanos;
+    this.nextReporterSweep = now;
   }
 
   @Override
@@ -105,6 +118,7 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
       long now = ticker.getAsLong();
       boolean learning = now - learningEndsAt < 0;
       sweepIfDue(now, limits);
+      response.setFleetSize(countReporter(node, now));
       for (QuotaDemand demand : request.getDemandsList()) {
         QuotaBucket id = demand.getBucket();
         long amount = amountOf(id, limits);
@@ -134,6 +148,17 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
     return policy.getLimits(bucket.getLimitIndex()).getAmount();
   }
 
+  /** Records {@code node}'s report and returns how many nodes reported within a lease duration. */
+  @GuardedBy("lock")
+  private int countReporter(String node, long now) {
+    reporters.put(node, now);
+    if (now - nextReporterSweep >= 0) {
+      nextReporterSweep = now + refreshNanos;
+      reporters.values().removeIf(reported -> now - reported >= leaseNanos);
+    }
+    return reporters.size();
+  }
+
   /** Forgets lapsed nodes and empty or removed buckets, at most once per lease duration. */
   @GuardedBy("lock")
   private void sweepIfDue(long now, Map<String, RateLimitPolicy> limits) {
@@ -151,7 +176,11 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
     }
   }
 
-  private static void validate(LeaseQuotaRequest request) {
+  /**
+   * Rejects a malformed request with {@code INVALID_ARGUMENT}: what {@link #lease} checks first,
+   * also used by replicas that forward the request instead of answering it.
+   */
+  static void validate(LeaseQuotaRequest request) {
     if (!request.hasNode() || !NODE_ID.matcher(request.getNode().getId()).matches()) {
       throw ApiException.invalidArgument(
           "node.id", "required: 1 to 128 characters from [A-Za-z0-9._:-]");
@@ -197,19 +226,19 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
     }
   }
 
-  /** The nodes holding or wanting any share now: a hint of the fleet size. */
+  /**
+   * The nodes that reported within a lease duration: the {@code fleet_size} of the next response.
+   */
   int activeNodes() {
     synchronized (lock) {
       long now = ticker.getAsLong();
-      Set<String> nodes = new HashSet<>();
-      for (Bucket bucket : buckets.values()) {
-        for (Map.Entry<String, NodeShare> entry : bucket.nodes.entrySet()) {
-          if (entry.getValue().alive(now)) {
-            nodes.add(entry.getKey());
-          }
+      int count = 0;
+      for (long reported : reporters.values()) {
+        if (now - reported < leaseNanos) {
+          count++;
         }
       }
-      return nodes.size();
+      return count;
     }
   }
 

@@ -6,7 +6,9 @@
  * limit among the nodes that want it, max-min fairly, and leases each node its share for a few
  * seconds, never leasing out more than the limit in total (the invariant of Google's Doorman).
  * Limit state lives only here, in memory, and in the data planes; etcd holds only the limit
- * definitions. See {@code docs/rate-limiting.md}.
+ * definitions. With several control-plane replicas one is elected to allocate, and {@link
+ * dev.sluice.controlplane.quota.QuotaLeaseRouter} forwards the others' calls to it. See {@code
+ * docs/rate-limiting.md}.
  */
 @NullMarked
 package dev.sluice.controlplane.quota;

@@ -220,6 +220,35 @@ class QuotaAllocatorTest {
     assertThat(allocator.activeNodes()).isEqualTo(1);
   }
 
+  @Test
+  void everyAnswerCountsTheNodesThatReportedWithinALeaseDuration() {
+    LeaseQuotaResponse first = allocator.lease(report("dp-a", 100, 0));
+    LeaseQuotaResponse second = allocator.lease(report("dp-b", 100, 0));
+    clock.advance(LEASE.minusSeconds(1));
+    LeaseQuotaResponse bothStillCount = allocator.lease(report("dp-a", 100, 100));
+    clock.advance(Duration.ofSeconds(2));
+    LeaseQuotaResponse silentOneGone = allocator.lease(report("dp-a", 100, 100));
+
+    assertThat(first.getFleetSize()).isEqualTo(1);
+    assertThat(second.getFleetSize()).isEqualTo(2);
+    assertThat(bothStillCount.getFleetSize()).isEqualTo(2);
+    assertThat(silentOneGone.getFleetSize())
+        .as("dp-b last reported 11 s ago, beyond a lease")
+        .isEqualTo(1);
+    assertThat(allocator.activeNodes()).isEqualTo(1);
+  }
+
+  @Test
+  void aLearningAllocatorCountsTheFleetToo() {
+    WaterFillingQuotaAllocator fresh = allocator(LEASE);
+    fresh.lease(report("dp-a", 100, 0));
+
+    LeaseQuotaResponse response = fresh.lease(report("dp-b", 100, 0));
+
+    assertThat(response.getLeasesList()).isEmpty();
+    assertThat(response.getFleetSize()).isEqualTo(2);
+  }
+
   @Nested
   class Learning {
     private final WaterFillingQuotaAllocator fresh = allocator(LEASE);

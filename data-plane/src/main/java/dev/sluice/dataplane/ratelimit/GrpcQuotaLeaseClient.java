@@ -168,6 +168,9 @@ final class GrpcQuotaLeaseClient implements QuotaLeaseClient {
           public void onSuccess(LeaseQuotaResponse response) {
             inFlight.remove(call);
             failures = 0;
+            // Before the leases: a bucket left without one falls back to the static share at
+            // once, and it must be the share for the fleet as it is now.
+            limiter.fleetSize(response.getFleetSize());
             install(request, response, reported, sentAt);
             if (response.hasRefreshInterval()) {
               refreshNanos =

@@ -26,8 +26,11 @@ import org.jspecify.annotations.Nullable;
  * usage within the limit in every window while shares move. A lease counts from when its request was sent,
  * which is no later than when the control plane granted it, so this node lets go of a share no
  * later than the control plane assumes. When the control plane cannot be reached the node keeps
- * every lease until it lapses, then enforces the static share ({@link
- * RateLimiter.Options#fleetSizeHint()}), and keeps retrying with jittered exponential backoff.
+ * every lease until it lapses, then enforces the static share, {@code amount / max(hint, n)}: the
+ * hint is {@link RateLimiter.Options#fleetSizeHint()}, and {@code n} the number of reporting nodes
+ * the control plane last counted ({@code LeaseQuotaResponse.fleet_size}), so the share stays
+ * conservative when the fleet grows past the hint. It keeps retrying with jittered exponential
+ * backoff.
  *
  * <p>Threading: everything runs on the given executor, which must run one task at a time (a
  * single-threaded scheduled executor); the request path only reads what it installs. The same

@@ -43,13 +43,15 @@ final class SlidingWindowRateLimiter implements RateLimiter {
   private final MeterRegistry meterRegistry;
   private final ConcurrentHashMap<BucketId, BucketState> states = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Counter> refusalCounters = new ConcurrentHashMap<>();
+  private final int fleetSizeHint;
   private volatile double staticFraction;
 
   SlidingWindowRateLimiter(Supplier<RateLimitTable> tables, Options options) {
     this.tables = requireNonNull(tables, "tables");
     this.ticker = options.nanoTicker();
     this.meterRegistry = options.meterRegistry();
-    this.staticFraction = 1.0 / options.fleetSizeHint();
+    this.fleetSizeHint = options.fleetSizeHint();
+    this.staticFraction = 1.0 / fleetSizeHint;
   }
 
   @Override
@@ -257,9 +259,14 @@ final class SlidingWindowRateLimiter implements RateLimiter {
     states.remove(state.id, state);
   }
 
-  /** Sets the static share to {@code 1 / fleetSize} of each limit. */
+  /**
+   * Sets the static share to {@code 1 / max(fleetSizeHint, fleetSize)} of each limit: the control
+   * plane's count of reporting nodes ({@code LeaseQuotaResponse.fleet_size}) can only make it
+   * smaller than configured, never larger, so the share stays conservative when the fleet has
+   * grown past the hint and no lower than configured when the count misses nodes.
+   */
   void fleetSize(int fleetSize) {
-    this.staticFraction = 1.0 / Math.max(1, fleetSize);
+    this.staticFraction = 1.0 / Math.max(fleetSizeHint, fleetSize);
   }
 
   @VisibleForTesting

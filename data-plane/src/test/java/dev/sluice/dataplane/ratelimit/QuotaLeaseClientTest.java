@@ -165,6 +165,36 @@ class QuotaLeaseClientTest {
   }
 
   @Test
+  void aFleetLargerThanTheHintShrinksTheStaticShareItFallsBackTo() {
+    admit(1);
+    discovery.answer = r -> FakeDiscovery.granting(r, 50).toBuilder().setFleetSize(6).build();
+    client.start();
+    scheduler.runDue();
+
+    discovery.failWith = Status.UNAVAILABLE;
+    scheduler.advance(LEASE);
+
+    assertThat(admit(1_000))
+        .as("600 / max(hint 3, fleet 6), less the one already used")
+        .isEqualTo(99);
+  }
+
+  @Test
+  void aFleetSmallerThanTheHintNeverEnlargesTheStaticShare() {
+    admit(1);
+    discovery.answer = r -> FakeDiscovery.granting(r, 50).toBuilder().setFleetSize(1).build();
+    client.start();
+    scheduler.runDue();
+
+    discovery.failWith = Status.UNAVAILABLE;
+    scheduler.advance(LEASE);
+
+    assertThat(admit(1_000))
+        .as("600 / max(hint 3, fleet 1), less the one already used")
+        .isEqualTo(199);
+  }
+
+  @Test
   void retriesWithExponentialBackoffCappedWellInsideTheLease() {
     admit(1);
     discovery.failWith = Status.UNAVAILABLE;
