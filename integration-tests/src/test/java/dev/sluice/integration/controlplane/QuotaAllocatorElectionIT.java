@@ -103,6 +103,14 @@ class QuotaAllocatorElectionIT {
     LeaseQuotaResponse granting = probeUntilGranting(a, "chat-1");
     Replica leader = granting.getControlPlaneId().equals("cp-a") ? a : b;
     Replica follower = leader == a ? b : a;
+    // One request per model and node first, so that both nodes report both buckets from now on and
+    // hold leases in them before the traffic: a node's first second on its static share, next to
+    // a node leased the whole limit, is a separate, documented term of the error bound.
+    for (String model : List.of("chat-1", "chat-2")) {
+      dp1.chat(model);
+      dp2.chat(model);
+    }
+    awaitReportingNodes(leader, 3);
 
     int admittedBefore = offer("chat-1", dp1, dp2);
     LeaseQuotaResponse viaLeader = probe(leader, "chat-1");
@@ -148,9 +156,9 @@ class QuotaAllocatorElectionIT {
   // ---------------------------------------------------------------- traffic
 
   /**
-   * Offers {@code model} far more requests than the limit from both data planes at once, paced
-   * over {@link #TRAFFIC}, and returns how many the fleet admitted. Every refusal must be the
-   * rate limit's.
+   * Offers {@code model} far more requests than the limit from both data planes at once (each at
+   * least 1.5 times the limit, paced over at least {@link #TRAFFIC}), and returns how many the
+   * fleet admitted. Every refusal must be the rate limit's.
    */
   private int offer(String model, Cluster.Node... nodes) throws Exception {
     List<Future<int[]>> runs = new ArrayList<>();
@@ -161,7 +169,7 @@ class QuotaAllocatorElectionIT {
                 int admitted = 0;
                 int refused = 0;
                 long end = System.nanoTime() + TRAFFIC.toNanos();
-                while (System.nanoTime() < end) {
+                while (System.nanoTime() < end || admitted + refused < LIMIT * 3 / 2) {
                   try {
                     node.chat(model);
                     admitted++;
