@@ -366,12 +366,6 @@ public final class QuotaLeaseRouter implements Consumer<Leadership>, AutoCloseab
     };
   }
 
-  /** Who answers now: for tests and logs. */
-  @VisibleForTesting
-  String routeDescription() {
-    return route.toString();
-  }
-
   /** One way of answering, swapped whole. */
   private sealed interface Route {
     /** This replica leads: its allocator answers while the tenure holds. */
