@@ -66,9 +66,11 @@ public interface RateLimiter {
 
     /**
      * How many data planes share each limit when no lease holds: the static share is {@code
-     * amount / fleetSizeHint}. Set it to the number of data planes deployed (for example the
-     * replica count), never lower: a lower value over-admits by {@code amount * (N / hint - 1)}
-     * while the control plane is unreachable; a higher one only under-admits. Default 1.
+     * amount / max(fleetSizeHint, fleet_size)}, where {@code fleet_size} is the number of nodes
+     * the quota allocator last reported (0 before any answer). Set it to the number of data
+     * planes deployed (for example the replica count), never lower: before the allocator has
+     * answered, a lower value over-admits by {@code amount * (N / hint - 1)} while the control
+     * plane is unreachable; a higher one only under-admits. Default 1.
      */
     public int fleetSizeHint() {
       return fleetSizeHint;
