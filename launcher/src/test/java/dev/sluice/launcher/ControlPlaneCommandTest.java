@@ -51,6 +51,20 @@ class ControlPlaneCommandTest {
   }
 
   @Test
+  void aMalformedAdvertiseAddressIsRefusedWithItsFlag() throws Exception {
+    CommandRun run =
+        CommandRun.of(
+            "control-plane",
+            "--listen", "127.0.0.1:0",
+            "--data-dir", dir.resolve("store").toString(),
+            "--admin-token-file", tokenFile().toString(),
+            "--advertise-address", "no-port-here");
+
+    assertThat(run.exitCode()).isEqualTo(ExitCodes.FAILED);
+    assertThat(run.err()).contains("--advertise-address:");
+  }
+
+  @Test
   void theEtcdTransactionLimitIsForEtcdOnly() throws Exception {
     CommandRun run =
         CommandRun.of(
