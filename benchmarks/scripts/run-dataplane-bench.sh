@@ -16,6 +16,13 @@
 #   mock   saturation against the gateway's built-in MOCK backend (gateway alone, no upstream hop)
 #   wrk    (not in the default) cross-check of the load generator: wrk against the direct upstream,
 #          same body and connection count as sat-c<N>.direct (needs wrk: apt-get install -y wrk)
+# gRPC clients (LoadGen --client): unary phases (sat, half, mock) use GRPC_CLIENT, default raw: pre-encoded
+# gRPC on Netty's HTTP/2 codec (RawGrpcTarget), paced by epoll timers on its event loop, a fraction of
+# grpc-java's CPU per call. At ~10,000 calls/s the grpc-java client needs more than the core it shares with
+# the fake upstream, and the half figure then measured the load generator's own queueing, not the gateway.
+# The HTTP baseline client (HttpTarget) uses the same transport and pacing, so the gateway and the direct
+# baseline are driven alike. Stream phases (burst, paced, open) use STREAM_CLIENT, default grpc-java.
+# GRPC_CLIENT=grpc-java reproduces runs made before the raw client existed.
 # CPU per call / per token comes from /proc/PID/stat of the gateway over each measurement window.
 # Results: $OUT/results.jsonl (one JSON line per run), $OUT/summary.txt, logs; summary printed at the end.
 # Prerequisites: JDK 17, taskset, curl; the benchmarks jar (mvn -B -ntp -pl benchmarks -am package -DskipTests).
@@ -36,6 +43,8 @@ BURST_TOKENS=${BURST_TOKENS:-1000}
 PACED_TOKENS=${PACED_TOKENS:-100}
 OPEN_DELAY_MS=${OPEN_DELAY_MS:-200}
 HALF_RATE=${HALF_RATE:-}
+GRPC_CLIENT=${GRPC_CLIENT:-raw}          # raw | grpc-java: the gRPC client of the unary phases (sat, half, mock)
+STREAM_CLIENT=${STREAM_CLIENT:-grpc-java} # raw | grpc-java: the gRPC client of the stream phases
 AUTH=${AUTH:-none}                       # none | api-key (adds the auth + access checks to every call)
 GW_JVM_OPTS=${GW_JVM_OPTS:-"-Xms256m -Xmx1g"}
 
@@ -43,7 +52,8 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
 
 bench_init
 [[ -f "$OUT/results.jsonl" ]] && mv "$OUT/results.jsonl" "$OUT/results.jsonl.prev"
-{ echo "gateway jvm: $GW_JVM_OPTS"; echo "auth: $AUTH"; echo "durations: warm-up ${WARM}s, measured ${DUR}s"; } >> "$OUT/env.txt"
+{ echo "gateway jvm: $GW_JVM_OPTS"; echo "auth: $AUTH"; echo "durations: warm-up ${WARM}s, measured ${DUR}s"
+  echo "grpc clients: unary $GRPC_CLIENT, streams $STREAM_CLIENT"; } >> "$OUT/env.txt"
 
 start_upstream
 
@@ -65,6 +75,8 @@ sleep 1
 record_rss rss-start.sluice "$GW_PID"
 
 W=(--warmup "${WARM}s" --duration "${DUR}s")
+UNARY=(--client "$GRPC_CLIENT")
+STREAMS=(--client "$STREAM_CLIENT")
 WATCH_GW=(--watch "gateway=$GW_PID" --watch "upstream=$UPSTREAM_PID")
 WATCH_UP=(--watch "upstream=$UPSTREAM_PID")
 
@@ -72,17 +84,17 @@ log "JIT warm-up of the gateway: unary and streams, ${GW_WARM}s each (not record
 : > "$OUT/warmup.log"
 # shellcheck disable=SC2086
 run_fg "$OUT/warmup.log" taskset -c "$LOAD_CPU" java $LOAD_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.load.LoadGen \
-  --url "$GW" "${KEY[@]}" --mode closed --concurrency 32 --warmup 0s --duration "${GW_WARM}s" --label warm-unary || true
+  --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode closed --concurrency 32 --warmup 0s --duration "${GW_WARM}s" --label warm-unary || true
 # shellcheck disable=SC2086
 run_fg "$OUT/warmup.log" taskset -c "$LOAD_CPU" java $LOAD_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.load.LoadGen \
-  --url "$GW" "${KEY[@]}" --call stream --max-tokens 200 --mode closed --concurrency 16 --warmup 0s \
+  --url "$GW" "${KEY[@]}" "${STREAMS[@]}" --call stream --max-tokens 200 --mode closed --concurrency 16 --warmup 0s \
   --duration "${GW_WARM}s" --label warm-stream || true
 
 best=0
 if has sat; then
   for c in $SAT_CONCURRENCY; do
     log "saturation, unary chat, $c workers"
-    loadgen --label "sat-c$c.sluice" --url "$GW" "${KEY[@]}" --mode closed --concurrency "$c" "${W[@]}" "${WATCH_GW[@]}"
+    loadgen --label "sat-c$c.sluice" --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode closed --concurrency "$c" "${W[@]}" "${WATCH_GW[@]}"
     loadgen --label "sat-c$c.direct" --url "$UPSTREAM/v1" --mode closed --concurrency "$c" "${W[@]}" "${WATCH_UP[@]}"
     t=$(throughput_of "sat-c$c.sluice"); (( t > best )) && best=$t
   done
@@ -92,16 +104,16 @@ if has half; then
   rate=${HALF_RATE:-$((best / 2))}
   (( rate > 0 )) || die "half: no saturation figure (run PHASES with sat, or set HALF_RATE)"
   log "added latency: open loop at $rate/s (half of $best/s)"
-  loadgen --label half.sluice --url "$GW" "${KEY[@]}" --mode open --rate "$rate" "${W[@]}" "${WATCH_GW[@]}"
+  loadgen --label half.sluice --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode open --rate "$rate" "${W[@]}" "${WATCH_GW[@]}"
   loadgen --label half.direct --url "$UPSTREAM/v1" --mode open --rate "$rate" "${W[@]}" "${WATCH_UP[@]}"
 fi
 
 if has burst; then
   log "streaming: $BURST_TOKENS-token bursts, one stream at a time"
-  loadgen --label burst-seq.sluice --url "$GW" "${KEY[@]}" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency 1 "${W[@]}" "${WATCH_GW[@]}"
+  loadgen --label burst-seq.sluice --url "$GW" "${KEY[@]}" "${STREAMS[@]}" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency 1 "${W[@]}" "${WATCH_GW[@]}"
   loadgen --label burst-seq.direct --url "$UPSTREAM/v1" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency 1 "${W[@]}" "${WATCH_UP[@]}"
   log "streaming: $BURST_TOKENS-token bursts, $BURST_CONCURRENCY at once"
-  loadgen --label "burst-c$BURST_CONCURRENCY.sluice" --url "$GW" "${KEY[@]}" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency "$BURST_CONCURRENCY" "${W[@]}" "${WATCH_GW[@]}"
+  loadgen --label "burst-c$BURST_CONCURRENCY.sluice" --url "$GW" "${KEY[@]}" "${STREAMS[@]}" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency "$BURST_CONCURRENCY" "${W[@]}" "${WATCH_GW[@]}"
   loadgen --label "burst-c$BURST_CONCURRENCY.direct" --url "$UPSTREAM/v1" --call stream --max-tokens "$BURST_TOKENS" --mode closed --concurrency "$BURST_CONCURRENCY" "${W[@]}" "${WATCH_UP[@]}"
 fi
 
@@ -111,7 +123,7 @@ if has paced; then
     # Spread stream starts over one stream's length so that tokens arrive evenly, not in waves.
     ramp=$(( d * PACED_TOKENS ))ms
     log "streaming: $s streams x $PACED_TOKENS tokens, one token every ${d} ms"
-    loadgen --label "paced-s$s-d$d.sluice" --url "$GW" "${KEY[@]}" --model "bench-d$d" --call stream --max-tokens "$PACED_TOKENS" \
+    loadgen --label "paced-s$s-d$d.sluice" --url "$GW" "${KEY[@]}" "${STREAMS[@]}" --model "bench-d$d" --call stream --max-tokens "$PACED_TOKENS" \
       --mode closed --concurrency "$s" --ramp "$ramp" "${W[@]}" "${WATCH_GW[@]}"
     loadgen --label "paced-s$s-d$d.direct" --url "$UPSTREAM/d/$d/v1" --call stream --max-tokens "$PACED_TOKENS" \
       --mode closed --concurrency "$s" --ramp "$ramp" "${W[@]}" "${WATCH_UP[@]}"
@@ -125,13 +137,13 @@ if has open; then
   # Long enough that no stream ends before the window does.
   tokens=$(( (WARM + DUR + 15) * 1000 / OPEN_DELAY_MS ))
   log "memory: $OPEN_STREAMS open streams (a token every ${OPEN_DELAY_MS} ms)"
-  loadgen --label "open-streams-$OPEN_STREAMS.sluice" --url "$GW" "${KEY[@]}" --model "bench-d$OPEN_DELAY_MS" --call stream \
+  loadgen --label "open-streams-$OPEN_STREAMS.sluice" --url "$GW" "${KEY[@]}" "${STREAMS[@]}" --model "bench-d$OPEN_DELAY_MS" --call stream \
     --max-tokens "$tokens" --mode closed --concurrency "$OPEN_STREAMS" --ramp "$(( WARM * 500 ))ms" --drain 0s "${W[@]}" "${WATCH_GW[@]}"
 fi
 
 if has mock; then
   log "gateway alone: unary chat against the built-in MOCK backend, 64 workers"
-  loadgen --label gwonly-c64.sluice --url "$GW" "${KEY[@]}" --model bench-mock --mode closed --concurrency 64 "${W[@]}" "${WATCH_GW[@]}"
+  loadgen --label gwonly-c64.sluice --url "$GW" "${KEY[@]}" "${UNARY[@]}" --model bench-mock --mode closed --concurrency 64 "${W[@]}" "${WATCH_GW[@]}"
 fi
 
 if has wrk; then

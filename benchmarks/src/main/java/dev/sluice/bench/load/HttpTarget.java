@@ -13,6 +13,9 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -26,6 +29,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
@@ -33,8 +37,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * Sends OpenAI-compatible requests ({@code POST /v1/chat/completions}, JSON or SSE, and {@code POST
  * /v1/embeddings}) over a fixed pool of HTTP/1.1 keep-alive connections, one request at a time per
- * connection, as wrk does. A call that finds no free connection waits in a queue; in the open loop
- * that wait counts in its latency, measured from the scheduled send time.
+ * connection, as wrk does, on native epoll where available. A call that finds no free connection
+ * waits in a queue; in the open loop that wait counts in its latency, measured from the scheduled
+ * send time.
  *
  * <p>The request, headers and body, is encoded once and written as a shared read-only buffer; the
  * response is decoded by Netty's {@link HttpResponseDecoder} and SSE tokens are counted by a
@@ -54,6 +59,7 @@ final class HttpTarget implements LoadTarget {
   private final ArrayDeque<CallSink> pending = new ArrayDeque<>();
 
   private volatile boolean closed;
+  private final @Nullable ScheduledExecutorService pacer;
 
   /** Errors are counted by status; the first few are also printed. */
   private final AtomicInteger errorSamples = new AtomicInteger();
@@ -69,7 +75,13 @@ final class HttpTarget implements LoadTarget {
       Map<String, String> headers) {
     this.address = address;
     this.streaming = kind.streaming();
-    this.group = new MultiThreadIoEventLoopGroup(eventLoopThreads, NioIoHandler.newFactory());
+    boolean epoll = Epoll.isAvailable();
+    this.group =
+        new MultiThreadIoEventLoopGroup(
+            eventLoopThreads, epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+    // The same transport and pacing as RawGrpcTarget, so that the gateway and its baseline are
+    // driven alike. NIO's timers are too coarse (1 ms) to pace with.
+    this.pacer = epoll && eventLoopThreads == 1 ? group.next() : null;
     this.request =
         Unpooled.unreleasableBuffer(
             Unpooled.wrappedBuffer(encode(address, basePath, kind, model, maxTokens, headers))
@@ -77,7 +89,7 @@ final class HttpTarget implements LoadTarget {
     Bootstrap bootstrap =
         new Bootstrap()
             .group(group)
-            .channel(NioSocketChannel.class)
+            .channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5_000);
     List<ChannelFuture> connecting = new ArrayList<>();
@@ -164,6 +176,11 @@ final class HttpTarget implements LoadTarget {
     c.dispatch(sink);
   }
 
+  @Override
+  public @Nullable ScheduledExecutorService pacer() {
+    return pacer;
+  }
+
   /** A connection finished its call (or reconnected): give it the next queued call, or park it. */
   private void release(Connection c) {
     CallSink next;
@@ -202,8 +219,10 @@ final class HttpTarget implements LoadTarget {
   /** One keep-alive connection; all its state is confined to its event loop. */
   private final class Connection extends ChannelInboundHandlerAdapter {
     private final Bootstrap bootstrap;
+
     /** Written on reconnect by the event loop, read by callers of {@link #dispatch}. */
     private volatile @Nullable Channel channel;
+
     private @Nullable CallSink current;
     private @Nullable SseTokenScanner scanner;
     private @Nullable String failure;

@@ -12,7 +12,10 @@ import org.jspecify.annotations.Nullable;
  * of the call (closed loop), {@code serviceTimeMs} from the moment the request was written. Only
  * calls scheduled inside the measurement window are in the percentiles and in {@code outcomes};
  * {@code unfinished} counts calls still open when the run ended (after the drain time), which are
- * in neither.
+ * in neither. {@code client} names the client ({@code grpc-java}, {@code raw} or {@code http});
+ * {@code clientQueued} counts calls that waited in the raw gRPC client for a free stream slot (the
+ * server's MAX_CONCURRENT_STREAMS) or a connection before they were sent; {@code pacing} what timed
+ * the open loop's sends.
  */
 record LoadReport(
     String label,
@@ -22,6 +25,9 @@ record LoadReport(
     double targetRate,
     int concurrency,
     int connections,
+    String client,
+    long clientQueued,
+    String pacing,
     double warmupSeconds,
     double durationSeconds,
     String model,
@@ -59,12 +65,14 @@ record LoadReport(
     sb.append(
         String.format(
             Locale.ROOT,
-            "   %s, warm-up %.0f s, measured %.0f s, %d connection(s), model %s, max tokens %d%n",
+            "   %s, warm-up %.0f s, measured %.0f s, %s client, %d connection(s), model %s, max"
+                + " tokens %d%n",
             mode.equals("open")
                 ? String.format(Locale.ROOT, "rate %.0f/s", targetRate)
                 : concurrency + " worker(s)",
             warmupSeconds,
             durationSeconds,
+            client,
             connections,
             model,
             maxTokens));
@@ -80,6 +88,17 @@ record LoadReport(
             maxInFlight));
     if (errors > 0) {
       sb.append("   outcomes ").append(outcomes).append('\n');
+    }
+    if (mode.equals("open")) {
+      sb.append("   paced by ").append(pacing).append('\n');
+    }
+    if (clientQueued > 0) {
+      sb.append(
+          String.format(
+              Locale.ROOT,
+              "   client-queued %d call(s): waited for a stream slot (MAX_CONCURRENT_STREAMS) or a"
+                  + " connection%n",
+              clientQueued));
     }
     sb.append("   latency ms   p50 / p90 / p99 / p99.9 / max: ")
         .append(latencyMs.brief())

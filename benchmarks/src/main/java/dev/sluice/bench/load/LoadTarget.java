@@ -1,5 +1,8 @@
 package dev.sluice.bench.load;
 
+import java.util.concurrent.ScheduledExecutorService;
+import org.jspecify.annotations.Nullable;
+
 /**
  * Something the load generator sends calls to: the gateway over gRPC, or an OpenAI-compatible
  * server over HTTP. Implementations pre-encode the request once and keep their connections open for
@@ -13,6 +16,17 @@ interface LoadTarget extends AutoCloseable {
    * thread.
    */
   void start(CallSink sink);
+
+  /**
+   * The event loop that all of this target's connections run on, when its timers are fine-grained
+   * (native epoll), else null. The open loop then fires its slots from timers on that loop, where
+   * {@link #start} writes at once: no thread of its own to wake per call and no hand-off, which
+   * halves the client's CPU per call at ~10,000 calls/s. Null: the open loop runs on its own
+   * thread.
+   */
+  default @Nullable ScheduledExecutorService pacer() {
+    return null;
+  }
 
   /** Stops every connection at once; calls still open end with {@code onClose}. */
   @Override
