@@ -75,12 +75,14 @@ class SeparateProcessesIT {
   }
 
   @Test
-  void aControlPlaneWithoutAdminTokenRefusesToStart() throws Exception {
+  void aControlPlaneWithoutAnyAdminCredentialRefusesToStart() throws Exception {
     try (ChildProcess controlPlane =
         sluiceJar("control-plane", "--listen", "127.0.0.1:0", "--data-dir", work.resolve("store").toString())) {
       assertThat(controlPlane.awaitExit(Duration.ofSeconds(60))).isEqualTo(1);
       assertThat(controlPlane.stderr())
-          .contains("error: no admin token: give --admin-token-file or set SLUICE_ADMIN_TOKEN");
+          .contains(
+              "error: no admin credential: give --admin-token-file or set SLUICE_ADMIN_TOKEN, or"
+                  + " list admin client certificates with --admin-cert-name");
     }
   }
 
