@@ -20,9 +20,17 @@ import org.jspecify.annotations.Nullable;
  * guarantees that the leases that may still be in force never add up to more than the limit:
  * a node whose share shrinks is still counted at its old lease until it reports having applied
  * the new one (or the old one lapses), so capacity taken from one node reaches another only once
- * the first has let go. Shares are max-min fair over demand (water-filling): nodes wanting less
- * than an equal share get what they want; the rest split the remainder equally; capacity nobody
- * wants is split equally among the nodes with demand, as headroom.
+ * the first has let go. Shares are max-min fair (water-filling) over each node's <em>desire</em>:
+ * the units it has used in the window ({@code QuotaDemand.used}) plus its demand over a short
+ * horizon ({@link Options#demandHorizon()}), so capacity a quiet node holds but does not use goes
+ * to the nodes that want more; during a bucket's first window, when nothing can age out yet, a
+ * node's desire covers its demand until the window ends. Nodes desiring less than an equal share
+ * get what they desire; the rest split the remainder equally; capacity nobody desires is cut into
+ * one part per node with demand plus one, and the last part is kept back as a pool for nodes that
+ * turn up. For two refresh intervals after a bucket first appears, no node is granted more than
+ * {@code amount / fleet_size} until every node of the fleet has reported for it, so that whichever
+ * reports first does not take what the others are about to ask for. A node that does not report
+ * {@code used} (one older than the field) is divided for by its {@code wants} alone.
  *
  * <p>A node's {@code has} is what it holds: its lease, or what it has already used in the
  * window if that is more (used units stay used until they age out of the window), so capacity a
@@ -45,7 +53,7 @@ public interface QuotaAllocator {
    *
    * @throws dev.sluice.grpc.ApiException {@code INVALID_ARGUMENT} for a missing or malformed node
    *     id, more than 10,000 demands, a demand without a bucket, or a negative or non-finite
-   *     {@code wants} or {@code has}
+   *     {@code wants}, {@code has} or {@code used}
    */
   LeaseQuotaResponse lease(LeaseQuotaRequest request);
 
@@ -75,6 +83,7 @@ public interface QuotaAllocator {
     private final Duration leaseDuration;
     private final Duration refreshInterval;
     private final Duration learningPeriod;
+    private final Duration demandHorizon;
 
     private Options(Builder b) {
       checkArgument(
@@ -85,6 +94,7 @@ public interface QuotaAllocator {
       this.leaseDuration = b.leaseDuration;
       this.refreshInterval = b.refreshInterval;
       this.learningPeriod = b.learningPeriod == null ? b.leaseDuration : b.learningPeriod;
+      this.demandHorizon = b.demandHorizon;
     }
 
     public static Options defaults() {
@@ -117,11 +127,24 @@ public interface QuotaAllocator {
       return learningPeriod;
     }
 
+    /**
+     * How much of its demand a node may admit beyond what it has used in the window: a node that
+     * reports its usage ({@code QuotaDemand.used}) is divided for as wanting that usage plus its
+     * demand rate over this horizon. Default 3 s, three refresh intervals: a new grant reaches a
+     * node one report after it asked and capacity another node lets go of one report later, so
+     * the horizon covers that lag with a margin for arrivals above the average. Longer leaves more
+     * capacity idle at quiet nodes; shorter refuses their bursts.
+     */
+    public Duration demandHorizon() {
+      return demandHorizon;
+    }
+
     /** Builds {@link Options}. */
     public static final class Builder {
       private Duration leaseDuration = Duration.ofSeconds(10);
       private Duration refreshInterval = Duration.ofSeconds(1);
       private @Nullable Duration learningPeriod;
+      private Duration demandHorizon = Duration.ofSeconds(3);
 
       private Builder() {}
 
@@ -140,6 +163,11 @@ public interface QuotaAllocator {
         checkArgument(
             !learningPeriod.isNegative(), "learningPeriod: %s (expected: >= 0)", learningPeriod);
         this.learningPeriod = learningPeriod;
+        return this;
+      }
+
+      public Builder demandHorizon(Duration demandHorizon) {
+        this.demandHorizon = positive(demandHorizon, "demandHorizon");
         return this;
       }
 

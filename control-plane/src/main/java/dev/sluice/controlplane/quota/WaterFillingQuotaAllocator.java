@@ -7,6 +7,7 @@ import com.google.common.collect.ImmutableMap;
 import com.google.errorprone.annotations.concurrent.GuardedBy;
 import com.google.protobuf.util.Durations;
 import dev.sluice.config.v1.ConfigSnapshot;
+import dev.sluice.config.v1.RateLimit;
 import dev.sluice.config.v1.RateLimitPolicy;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.discovery.v1.LeaseQuotaRequest;
@@ -26,8 +27,8 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The {@link QuotaAllocator}: per bucket, per node, the latest demand and the leases that may be
- * in force, and a {@link WaterFilling} division at every report.
+ * The {@link QuotaAllocator}: per bucket, per node, the latest demand and usage and the leases
+ * that may be in force, and a {@link WaterFilling} division of the desires at every report.
  *
  * <p>What a node may hold, as the allocator sees it, is the larger of two amounts, each counted
  * only until it lapses: the grant just made ({@code lease}), and what the node said it held when
@@ -35,7 +36,9 @@ import org.jspecify.annotations.Nullable;
  * larger; it lapses with the previous grant). The grant a report gets is its fair share, cut down
  * to what the other nodes leave free: {@code min(target, amount - sum of the others'
  * outstanding)}. By induction the outstanding amounts never add up to more than the amount,
- * whatever order reports arrive in and whichever responses are lost.
+ * whatever order reports arrive in and whichever responses are lost. The target only decides how
+ * much of what is free a node gets, so how it is computed (demand, usage, pool, caps) cannot
+ * break that bound.
  */
 final class WaterFillingQuotaAllocator implements QuotaAllocator {
   /** The largest request LeaseQuota accepts. */
@@ -49,6 +52,7 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
   private final com.google.protobuf.Duration leaseDuration;
   private final com.google.protobuf.Duration refreshInterval;
   private final long learningEndsAt;
+  private final long horizonNanos;
   private volatile ImmutableMap<String, RateLimitPolicy> policies = ImmutableMap.of();
 
   private final Object lock = new Object();
@@ -81,6 +85,7 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
     this.refreshNanos = options.refreshInterval().toNanos();
     long now = ticker.getAsLong();
     this.learningEndsAt = now + options.learningPeriod().toNanos();
+    this.horizonNanos = options.demandHorizon().toNanos();
     this.nextSweep = now + leaseNanos;
     this.nextReporterSweep = now;
   }
@@ -118,16 +123,24 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
       long now = ticker.getAsLong();
       boolean learning = now - learningEndsAt < 0;
       sweepIfDue(now, limits);
-      response.setFleetSize(countReporter(node, now));
+      int fleetSize = countReporter(node, now);
+      response.setFleetSize(fleetSize);
       for (QuotaDemand demand : request.getDemandsList()) {
         QuotaBucket id = demand.getBucket();
-        long amount = amountOf(id, limits);
-        if (amount <= 0) {
+        RateLimit limit = limitOf(id, limits);
+        if (limit == null) {
           continue;
         }
-        Bucket bucket = buckets.computeIfAbsent(id, k -> new Bucket());
+        Bucket bucket = buckets.computeIfAbsent(id, k -> new Bucket(now));
         double granted =
-            bucket.report(node, demand.getWants(), demand.getHas(), amount, now, learning);
+            bucket.report(
+                node,
+                demand,
+                limit.getAmount(),
+                Durations.toNanos(limit.getWindow()),
+                fleetSize,
+                now,
+                learning);
         if (granted >= 0) {
           response.addLeases(
               QuotaLease.newBuilder()
@@ -140,12 +153,15 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
     return response.build();
   }
 
-  private static long amountOf(QuotaBucket bucket, Map<String, RateLimitPolicy> limits) {
+  /** The bucket's limit, or null if it no longer exists (or allows nothing). */
+  private static @Nullable RateLimit limitOf(
+      QuotaBucket bucket, Map<String, RateLimitPolicy> limits) {
     RateLimitPolicy policy = limits.get(bucket.getPolicy());
     if (policy == null || bucket.getLimitIndex() >= policy.getLimitsCount()) {
-      return -1;
+      return null;
     }
-    return policy.getLimits(bucket.getLimitIndex()).getAmount();
+    RateLimit limit = policy.getLimits(bucket.getLimitIndex());
+    return limit.getAmount() > 0 && Durations.toNanos(limit.getWindow()) > 0 ? limit : null;
   }
 
   /** Records {@code node}'s report and returns how many nodes reported within a lease duration. */
@@ -170,7 +186,7 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
         it.hasNext(); ) {
       Map.Entry<QuotaBucket, Bucket> entry = it.next();
       entry.getValue().expire(now);
-      if (entry.getValue().nodes.isEmpty() || amountOf(entry.getKey(), limits) <= 0) {
+      if (entry.getValue().nodes.isEmpty() || limitOf(entry.getKey(), limits) == null) {
         it.remove();
       }
     }
@@ -205,6 +221,10 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
       if (!(demand.getHas() >= 0) || Double.isInfinite(demand.getHas())) {
         throw ApiException.invalidArgument(
             at + ".has", demand.getHas() + " (expected: finite and >= 0)");
+      }
+      if (demand.hasUsed() && (!(demand.getUsed() >= 0) || Double.isInfinite(demand.getUsed()))) {
+        throw ApiException.invalidArgument(
+            at + ".used", demand.getUsed() + " (expected: finite and >= 0)");
       }
     }
   }
@@ -245,13 +265,25 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
   /** One bucket: what each node wants and may hold. Guarded by the allocator's lock. */
   private final class Bucket {
     final Map<String, NodeShare> nodes = new HashMap<>();
+    /** When the allocator first saw the bucket. */
+    final long bornAt;
+
+    Bucket(long bornAt) {
+      this.bornAt = bornAt;
+    }
 
     /**
      * Records a node's report and returns its new grant, or -1 for no lease (while learning, to a
      * node that holds none: it keeps enforcing its static share).
      */
     double report(
-        String node, double wants, double has, long amount, long now, boolean learning) {
+        String node,
+        QuotaDemand demand,
+        long amount,
+        long windowNanos,
+        int fleetSize,
+        long now,
+        boolean learning) {
       expire(now);
       NodeShare self = nodes.get(node);
       if (self == null) {
@@ -265,8 +297,10 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
         // counted until then, and refreshed by its next report.
         self.heldExpiresAt = self.leaseExpiresAt;
       }
-      self.held = Math.min(has, amount);
-      self.wants = wants;
+      // Whatever the node says it used is held too, should it ever exceed its has.
+      self.held = Math.min(Math.max(demand.getHas(), demand.getUsed()), amount);
+      self.wants = demand.getWants();
+      self.used = demand.hasUsed() ? demand.getUsed() : Double.NaN;
       // While learning, grant nothing: leases a previous allocator granted may be outstanding
       // unreported, and the node enforces its static share meanwhile. The report is recorded
       // either way, and the node stays known (its demand and holdings count) for one lease
@@ -274,24 +308,60 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
       double grant =
           learning
               ? 0
-              : Math.max(0, Math.min(target(node, amount), amount - othersOutstanding(node, now)));
+              : Math.max(
+                  0,
+                  Math.min(
+                      Math.min(
+                          target(node, amount, ahead(windowNanos, now)),
+                          newcomerCap(amount, fleetSize, now)),
+                      amount - othersOutstanding(node, now)));
       self.lease = grant;
       self.leaseExpiresAt = now + leaseNanos;
       return learning ? -1 : grant;
     }
 
-    /** The node's max-min fair share of {@code amount} over the demand of all live nodes. */
-    private double target(String node, long amount) {
-      double[] wants = new double[nodes.size()];
+    /**
+     * The node's max-min fair share of {@code amount} over the desires of all live nodes; the
+     * nodes with demand share what nobody desires, less a pool kept back (see {@link
+     * WaterFilling}).
+     */
+    private double target(String node, long amount, double ahead) {
+      double[] desires = new double[nodes.size()];
+      boolean[] grows = new boolean[nodes.size()];
       int self = -1;
       int i = 0;
       for (Map.Entry<String, NodeShare> entry : nodes.entrySet()) {
         if (entry.getKey().equals(node)) {
           self = i;
         }
-        wants[i++] = entry.getValue().wants;
+        desires[i] = entry.getValue().desire(ahead);
+        grows[i++] = entry.getValue().wants > 0;
       }
-      return WaterFilling.divide(wants, amount)[self];
+      return WaterFilling.divide(desires, grows, amount)[self];
+    }
+
+    /**
+     * How far ahead, in windows, a node's demand is reserved beyond its usage: the horizon, or
+     * during the bucket's first window the rest of that window; never more than one window. Units
+     * used in the first window stay until it has gone by, so nothing ages out that could later be
+     * moved to a node that needs it: a node must then hold what it will use until the window ends.
+     */
+    private double ahead(long windowNanos, long now) {
+      double firstWindowLeft = 1 - (double) (now - bornAt) / windowNanos;
+      return Math.min(1, Math.max((double) horizonNanos / windowNanos, firstWindowLeft));
+    }
+
+    /**
+     * The most one node may be granted now: an equal share of the fleet while the bucket is new
+     * (younger than two refresh intervals, within which nodes whose traffic started together have
+     * reported) and not every node of the fleet has reported for it yet, so that whichever node
+     * reports first does not take capacity the others are about to ask for; no limit after that.
+     */
+    private double newcomerCap(long amount, int fleetSize, long now) {
+      if (now - bornAt >= 2 * refreshNanos || nodes.size() >= fleetSize) {
+        return amount;
+      }
+      return (double) amount / fleetSize;
     }
 
     private double othersOutstanding(String node, long now) {
@@ -313,12 +383,22 @@ final class WaterFillingQuotaAllocator implements QuotaAllocator {
   private static final class NodeShare {
     /** Units per window the node would use, from its latest report. */
     double wants;
+    /** Units the node used in the window, from its latest report; NaN if it does not say. */
+    double used = Double.NaN;
     /** The latest grant, in force until {@link #leaseExpiresAt}. */
     double lease;
     long leaseExpiresAt;
     /** What the node reported holding at its latest report, in force until {@link #heldExpiresAt}. */
     double held;
     long heldExpiresAt;
+
+    /**
+     * What the allocator divides for: the units the node used in the window plus its demand over
+     * {@code ahead} windows, or {@link #wants} for a node that does not report its usage.
+     */
+    double desire(double ahead) {
+      return Double.isNaN(used) ? wants : used + wants * ahead;
+    }
 
     double outstanding(long now) {
       double sum = 0;

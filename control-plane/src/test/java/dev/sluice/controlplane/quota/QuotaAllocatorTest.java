@@ -31,6 +31,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class QuotaAllocatorTest {
   private static final Duration LEASE = Duration.ofSeconds(10);
@@ -74,15 +75,38 @@ class QuotaAllocatorTest {
         .build();
   }
 
+  static LeaseQuotaRequest report(String node, double wants, double has, double used) {
+    return LeaseQuotaRequest.newBuilder()
+        .setNode(Node.newBuilder().setId(node))
+        .setVersionInfo("0.1")
+        .addDemands(
+            QuotaDemand.newBuilder().setBucket(GOLD).setWants(wants).setHas(has).setUsed(used))
+        .build();
+  }
+
   /** A node as the data plane runs it: it holds what it was granted and reports it. */
   private final Map<String, Double> held = new HashMap<>();
 
+  /** A node that does not report its usage (one that predates {@code used}). */
   private double grant(String node, double wants) {
     LeaseQuotaResponse response =
         allocator.lease(report(node, wants, held.getOrDefault(node, 0.0)));
     double granted = response.getLeases(0).getGranted();
     held.put(node, granted);
     return granted;
+  }
+
+  /** A node that reports what it used in the window, as data planes do. */
+  private double grant(String node, double wants, double used) {
+    double has = Math.max(held.getOrDefault(node, 0.0), used);
+    double granted = allocator.lease(report(node, wants, has, used)).getLeases(0).getGranted();
+    held.put(node, granted);
+    return granted;
+  }
+
+  /** A report without demands: the node is alive but has no traffic with limits yet. */
+  private void heartbeat(String node) {
+    allocator.lease(LeaseQuotaRequest.newBuilder().setNode(Node.newBuilder().setId(node)).build());
   }
 
   @Test
@@ -97,8 +121,8 @@ class QuotaAllocatorTest {
   }
 
   @Test
-  void aLoneNodeGetsTheWholeLimitAsItsDemandAndHeadroom() {
-    assertThat(grant("dp-1", 100)).isEqualTo(600);
+  void aLoneNodeGetsItsDemandAndHalfOfTheRestTheOtherHalfStaysInThePool() {
+    assertThat(grant("dp-1", 100)).isEqualTo(350);
     assertThat(grant("dp-1", 900)).isEqualTo(600);
   }
 
@@ -115,13 +139,17 @@ class QuotaAllocatorTest {
   }
 
   @Test
-  void capacityNobodyWantsIsSplitAsHeadroom() {
+  void capacityNobodyWantsIsSplitAsHeadroomLessAPoolForNodesThatTurnUp() {
     for (int round = 0; round < 3; round++) {
       grant("dp-a", 100);
       grant("dp-b", 100);
     }
 
-    assertThat(held).containsEntry("dp-a", 300.0).containsEntry("dp-b", 300.0);
+    assertThat(held.get("dp-a")).isCloseTo(100 + 400 / 3.0, within(1e-9));
+    assertThat(held.get("dp-b")).isCloseTo(100 + 400 / 3.0, within(1e-9));
+    assertThat(grant("dp-c", 100))
+        .as("a node that turns up finds the pool free at once")
+        .isCloseTo(600 - 2 * (100 + 400 / 3.0), within(1e-9));
   }
 
   @Test
@@ -176,6 +204,77 @@ class QuotaAllocatorTest {
     assertThat(grant("dp-a", 900)).isEqualTo(600);
   }
 
+  @Nested
+  class NodesThatReportTheirUsage {
+    /** One report from each node a second, usage as given, until {@code seconds} have passed. */
+    private void rounds(int seconds, double usedA, double usedB, double usedC) {
+      for (int second = 0; second < seconds; second++) {
+        grant("dp-a", 960, usedA);
+        grant("dp-b", 120, usedB);
+        grant("dp-c", 120, usedC);
+        clock.advance(Duration.ofSeconds(1));
+      }
+    }
+
+    @Test
+    void areLeasedTheirUsagePlusThreeSecondsOfDemandAndTheRestGoesToTheNodeThatWantsMore() {
+      rounds(65, 360, 110, 100);
+
+      // Desires: 110 + 120 * 3/60 = 116 and 106 for the quiet nodes, under the level; the busy
+      // node gets the remaining 378, not the 360 that dividing by demand alone would leave it.
+      assertThat(grant("dp-b", 120, 110)).isCloseTo(116, within(1e-9));
+      assertThat(grant("dp-c", 120, 100)).isCloseTo(106, within(1e-9));
+      assertThat(grant("dp-a", 960, 360)).isCloseTo(378, within(1e-9));
+      assertThat(allocator.outstanding(GOLD)).isCloseTo(600, within(1e-9));
+    }
+
+    @Test
+    void duringTheBucketsFirstWindowKeepWhatTheirDemandWillUseUntilTheWindowEnds() {
+      for (String node : List.of("dp-a", "dp-b", "dp-c")) {
+        heartbeat(node);
+      }
+      rounds(31, 200, 60, 60);
+
+      // Nothing ages out before the first window ends, so a quiet node holds its usage plus its
+      // demand for the rest of the window (60 + 120 * 29/60), not plus three seconds of it.
+      assertThat(grant("dp-b", 120, 60)).isCloseTo(60 + 120 * 29 / 60.0, within(1e-9));
+    }
+
+    @Test
+    void aNewBucketsFirstGrantsAreAtMostAnEqualShareUntilEveryNodeHasReportedForIt() {
+      for (String node : List.of("dp-a", "dp-b", "dp-c")) {
+        heartbeat(node);
+      }
+
+      assertThat(grant("dp-a", 960, 10)).as("the first to report").isEqualTo(200);
+      assertThat(grant("dp-b", 120, 2)).isEqualTo(122);
+      assertThat(grant("dp-c", 120, 2)).as("every node has reported").isEqualTo(122);
+      assertThat(grant("dp-a", 960, 10)).isEqualTo(356);
+    }
+
+    @Test
+    void aNewBucketsEqualShareCapEndsAfterTwoRefreshIntervalsEvenIfOthersNeverReportForIt() {
+      heartbeat("dp-b");
+      heartbeat("dp-c");
+      assertThat(grant("dp-a", 960, 10)).isEqualTo(200);
+
+      clock.advance(Duration.ofSeconds(2));
+      heartbeat("dp-b");
+      heartbeat("dp-c");
+
+      assertThat(grant("dp-a", 960, 10)).isEqualTo(600);
+    }
+
+    @Test
+    void whatANodeSaysItUsedIsHeldEvenAboveWhatItSaysItHas() {
+      rounds(65, 360, 110, 100);
+
+      allocator.lease(report("dp-b", 0, 0, 300));
+
+      assertThat(grant("dp-a", 960, 360)).as("600 - 300 used by dp-b - 106 held by dp-c").isEqualTo(194);
+    }
+  }
+
   @Test
   void bucketsOfUnknownPoliciesOrLimitsGetNoLease() {
     QuotaBucket unknownPolicy = GOLD.toBuilder().setPolicy("silver").build();
@@ -216,7 +315,7 @@ class QuotaAllocatorTest {
 
     LeaseQuotaResponse response = allocator.lease(both);
 
-    assertThat(response.getLeasesList()).extracting(QuotaLease::getGranted).containsExactly(600.0, 600.0);
+    assertThat(response.getLeasesList()).extracting(QuotaLease::getGranted).containsExactly(350.0, 350.0);
     assertThat(allocator.activeNodes()).isEqualTo(1);
   }
 
@@ -290,6 +389,8 @@ class QuotaAllocatorTest {
         Arguments.of(
             base.clone().addDemands(ok.toBuilder().setHas(Double.NaN)).build(), "demands[0].has"),
         Arguments.of(
+            base.clone().addDemands(ok.toBuilder().setUsed(-1)).build(), "demands[0].used"),
+        Arguments.of(
             base.clone().addDemands(ok.toBuilder().setWants(Double.POSITIVE_INFINITY)).build(),
             "demands[0].wants"));
   }
@@ -305,10 +406,12 @@ class QuotaAllocatorTest {
 
   /**
    * The Doorman invariant, seen from the nodes: whatever the order of reports, lost responses
-   * and vanishing nodes, the leases nodes actually hold never add up to more than the limit.
+   * and vanishing nodes, the leases nodes actually hold never add up to more than the limit,
+   * whether the allocator divides by demand alone or by usage and demand.
    */
-  @Test
-  void theLeasesNodesHoldNeverExceedTheLimit() {
+  @ParameterizedTest(name = "nodes report their usage: {0}")
+  @ValueSource(booleans = {false, true})
+  void whatNodesHoldNeverExceedsTheLimit(boolean reportUsage) {
     Random random = new Random(11);
     WaterFillingQuotaAllocator fresh = allocator(LEASE);
     List<SimNode> nodes = new ArrayList<>();
@@ -321,10 +424,16 @@ class QuotaAllocatorTest {
       if (random.nextInt(50) == 0) {
         node.silentUntil = clock.now + Duration.ofSeconds(random.nextInt(30)).toNanos();
       }
+      node.used = random.nextDouble() * node.held(clock.now);
       if (clock.now - node.silentUntil >= 0) {
         double wants = random.nextInt(5) == 0 ? 0 : random.nextDouble() * 800;
         long sentAt = clock.now;
-        LeaseQuotaResponse response = fresh.lease(report(node.id, wants, node.held(clock.now)));
+        double has = node.held(clock.now);
+        LeaseQuotaResponse response =
+            fresh.lease(
+                reportUsage
+                    ? report(node.id, wants, has, node.used)
+                    : report(node.id, wants, has));
         boolean lost = random.nextInt(10) == 0;
         if (!lost && response.getLeasesCount() > 0) {
           QuotaLease lease = response.getLeases(0);
@@ -364,6 +473,7 @@ class QuotaAllocatorTest {
   private static final class SimNode {
     final String id;
     double granted;
+    double used;
     long expiresAt = Long.MIN_VALUE / 2;
     long silentUntil = Long.MIN_VALUE / 2;
 

@@ -101,10 +101,10 @@ class QuotaLeaseRouterTest {
     @Test
     void itsOwnAllocatorAnswersOnceTheLearningPeriodIsOver() {
       router.accept(leading(7));
-      LeaseQuotaResponse learning = lease(report("dp-1", 100, 0));
+      LeaseQuotaResponse learning = lease(report("dp-1", 900, 0));
 
       nanos.addAndGet(LEASE.toNanos());
-      LeaseQuotaResponse granting = lease(report("dp-1", 100, 0));
+      LeaseQuotaResponse granting = lease(report("dp-1", 900, 0));
 
       assertThat(learning.getLeasesList()).as("learning: no leases yet").isEmpty();
       assertThat(granting.getControlPlaneId()).isEqualTo("cp-b");

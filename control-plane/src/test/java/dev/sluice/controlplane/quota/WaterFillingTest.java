@@ -23,9 +23,16 @@ class WaterFillingTest {
   }
 
   @Test
-  void capacityNobodyWantsIsSplitAmongTheNodesWithDemand() {
+  void capacityNobodyWantsIsSplitAmongTheNodesWithDemandAndOneMorePartIsKeptBack() {
     assertThat(WaterFilling.divide(new double[] {100, 0, 200}, 600))
-        .containsExactly(250, 0, 350);
+        .containsExactly(200, 0, 300);
+  }
+
+  @Test
+  void onlyNodesThatMayGrowShareTheHeadroom() {
+    assertThat(
+            WaterFilling.divide(new double[] {100, 50, 200}, new boolean[] {true, false, true}, 600))
+        .containsExactly(100 + 250 / 3.0, 50, 200 + 250 / 3.0);
   }
 
   @Test
@@ -59,9 +66,13 @@ class WaterFillingTest {
               .isTrue();
         }
       } else {
+        long growing = Arrays.stream(wants).filter(w -> w > 0).count();
         for (int i = 0; i < wants.length; i++) {
           assertThat(shares[i]).isGreaterThanOrEqualTo(wants[i] - 1e-9);
         }
+        assertThat(total)
+            .as("one part of what nobody wants stays in the pool")
+            .isCloseTo(capacity - (capacity - wanted) / (growing + 1), within(1e-6));
       }
     }
   }

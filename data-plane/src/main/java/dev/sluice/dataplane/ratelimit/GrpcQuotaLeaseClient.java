@@ -133,18 +133,36 @@ final class GrpcQuotaLeaseClient implements QuotaLeaseClient {
       // What this node holds: its lease, or more if it has already used more in the window (a
       // share that shrank, a static share, debt): used units stay used until they age out, so the
       // allocator must not hand them to another node before then.
-      double has = Math.max(leased ? lease.granted() : 0, state.usage(now));
+      double used = state.usage(now);
+      double has = Math.max(leased ? lease.granted() : 0, used);
+      // Used apart from has: the allocator leases a node its usage plus a short horizon of its
+      // demand, so what a node holds beyond that can go to nodes that want more.
       demands.add(
-          QuotaDemand.newBuilder().setBucket(bucket).setWants(wants).setHas(has).build());
+          QuotaDemand.newBuilder()
+              .setBucket(bucket)
+              .setWants(wants)
+              .setHas(has)
+              .setUsed(used)
+              .build());
       reported.put(bucket, state);
       state.lastReportedWants = wants;
     }
-    if (demands.isEmpty()) {
-      schedule(refreshNanos);
-      return;
-    }
     String version = configVersion.get();
     int batch = options.maxDemandsPerRequest();
+    if (demands.isEmpty()) {
+      if (table.isEmpty()) {
+        schedule(refreshNanos);
+      } else {
+        // Report anyway, with no demands, while any limit is configured: the allocator counts
+        // this node in the fleet (the fleet_size that static shares and a new bucket's first
+        // grants are divided by) before it has traffic.
+        send(
+            LeaseQuotaRequest.newBuilder().setNode(node).setVersionInfo(version).build(),
+            reported,
+            now);
+      }
+      return;
+    }
     for (int from = 0; from < demands.size(); from += batch) {
       LeaseQuotaRequest request =
           LeaseQuotaRequest.newBuilder()

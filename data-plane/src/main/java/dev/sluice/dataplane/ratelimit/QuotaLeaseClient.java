@@ -20,17 +20,20 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Demand ({@code wants}) is the rate at which the node was asked for units (admitted plus
  * refused, corrected by settlements), smoothed over a few seconds and expressed per window of
- * the limit. {@code has} is the larger of the unexpired lease and the units the node has used in
- * the current window: used units stay in the window until they age out, whatever the node's share
- * does meanwhile, so the control plane must count them as held; this is what keeps the fleet's
- * usage within the limit in every window while shares move. A lease counts from when its request was sent,
- * which is no later than when the control plane granted it, so this node lets go of a share no
- * later than the control plane assumes. When the control plane cannot be reached the node keeps
- * every lease until it lapses, then enforces the static share, {@code amount / max(hint, n)}: the
- * hint is {@link RateLimiter.Options#fleetSizeHint()}, and {@code n} the number of reporting nodes
- * the control plane last counted ({@code LeaseQuotaResponse.fleet_size}), so the share stays
- * conservative when the fleet grows past the hint. It keeps retrying with jittered exponential
- * backoff.
+ * the limit. {@code used} is the units the node has used in the current window, and {@code has}
+ * the larger of that and the unexpired lease: used units stay in the window until they age out,
+ * whatever the node's share does meanwhile, so the control plane must count them as held; this is
+ * what keeps the fleet's usage within the limit in every window while shares move. The control
+ * plane leases a node about its usage plus a few seconds of its demand, so what a node holds
+ * beyond that goes to nodes that want more. While any limit is configured, the node reports every
+ * interval even before it has traffic (with no demands), so that the control plane counts it in
+ * the fleet. A lease counts from when its request was sent, which is no later than when the
+ * control plane granted it, so this node lets go of a share no later than the control plane
+ * assumes. When the control plane cannot be reached the node keeps every lease until it lapses,
+ * then enforces the static share, {@code amount / max(hint, n)}: the hint is {@link
+ * RateLimiter.Options#fleetSizeHint()}, and {@code n} the number of reporting nodes the control
+ * plane last counted ({@code LeaseQuotaResponse.fleet_size}), so the share stays conservative when
+ * the fleet grows past the hint. It keeps retrying with jittered exponential backoff.
  *
  * <p>Threading: everything runs on the given executor, which must run one task at a time (a
  * single-threaded scheduled executor); the request path only reads what it installs. The same
@@ -125,9 +128,11 @@ public interface QuotaLeaseClient extends AutoCloseable {
      * <p>Why tie it to the window: units a node has used stay held for a window, so shares can
      * only move as fast as usage ages out; demand estimates that jitter faster than that (Poisson
      * noise of a few requests a second) make capacity flow to the busiest node, where it stays
-     * held for a window, and leave the quiet ones short. Half a window keeps that effect within a
-     * few percent (measured: 0.96 to 0.99 of a saturated 600/min limit across 3 nodes, against
-     * 0.93 with 5 s), while a real shift of traffic still moves shares within tens of seconds.
+     * held for a window, and leave the quiet ones short. Half a window keeps the estimate steady
+     * (with a 5 s constant a saturated 600/min limit across 3 nodes fell to 0.93 when shares
+     * followed demand alone), while a real shift of traffic still moves shares within tens of
+     * seconds. The estimate sizes the few seconds of demand the allocator leases a node beyond its
+     * usage, and the node's share in the bucket's first window.
      */
     public @Nullable Duration demandTimeConstant() {
       return demandTimeConstant;

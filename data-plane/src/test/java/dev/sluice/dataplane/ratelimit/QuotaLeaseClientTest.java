@@ -112,6 +112,8 @@ class QuotaLeaseClientTest {
     // Ten requests in its first (under a second long) interval: ten a second, 600 a minute.
     assertThat(demand.getWants()).isEqualTo(600);
     assertThat(demand.getHas()).as("no lease yet, but ten requests used").isEqualTo(10);
+    assertThat(demand.hasUsed()).isTrue();
+    assertThat(demand.getUsed()).isEqualTo(10);
     assertThat(capacity()).isEqualTo(42);
     assertThat(admit(100)).isEqualTo(32);
   }
@@ -143,9 +145,46 @@ class QuotaLeaseClientTest {
 
     QuotaDemand second = discovery.requests.get(1).getDemands(0);
     assertThat(second.getHas()).isEqualTo(150);
+    assertThat(second.getUsed()).isEqualTo(150);
     scheduler.advance(Duration.ofMinutes(1).plusSeconds(3));
     QuotaDemand later = discovery.requests.get(discovery.requests.size() - 1).getDemands(0);
     assertThat(later.getHas()).as("once the used units aged out, the lease").isEqualTo(100);
+    assertThat(later.getUsed()).isZero();
+  }
+
+  @Test
+  void reportsWhatItUsedApartFromWhatItHoldsSoTheAllocatorCanLeaseItsUnusedShareToOthers() {
+    admit(30);
+    discovery.grant(100);
+    client.start();
+    scheduler.runDue();
+
+    admit(20);
+    scheduler.advance(Duration.ofSeconds(1));
+
+    QuotaDemand second = discovery.requests.get(1).getDemands(0);
+    assertThat(second.getHas()).as("the lease").isEqualTo(100);
+    assertThat(second.getUsed()).isEqualTo(50);
+  }
+
+  @Test
+  void reportsWithoutDemandsBeforeItHasTrafficSoTheAllocatorCountsItInTheFleet() {
+    client.start();
+    scheduler.advance(Duration.ofSeconds(2));
+
+    assertThat(discovery.requests).hasSizeGreaterThanOrEqualTo(2);
+    assertThat(discovery.requests.get(0).getNode().getId()).isEqualTo("dp-1");
+    assertThat(discovery.requests.get(0).getDemandsList()).isEmpty();
+  }
+
+  @Test
+  void reportsNothingWhileNoLimitIsConfigured() {
+    table.set(RateLimitTable.empty());
+    client.start();
+
+    scheduler.advance(Duration.ofSeconds(5));
+
+    assertThat(discovery.requests).isEmpty();
   }
 
   @Test
@@ -254,12 +293,17 @@ class QuotaLeaseClientTest {
     assertThat(((SlidingWindowRateLimiter) limiter).states()).isEmpty();
     List<Double> wants = new ArrayList<>();
     for (LeaseQuotaRequest request : discovery.requests) {
-      wants.add(request.getDemands(0).getWants());
+      if (request.getDemandsCount() > 0) {
+        wants.add(request.getDemands(0).getWants());
+      }
     }
     assertThat(wants).last().isEqualTo(0.0);
     int reports = discovery.requests.size();
     scheduler.advance(Duration.ofSeconds(10));
-    assertThat(discovery.requests).as("nothing left to report").hasSize(reports);
+    assertThat(discovery.requests.subList(reports, discovery.requests.size()))
+        .as("no bucket left to report, only that the node is there")
+        .isNotEmpty()
+        .allSatisfy(r -> assertThat(r.getDemandsList()).isEmpty());
   }
 
   @Test
@@ -338,7 +382,8 @@ class QuotaLeaseClientTest {
             List.of(policy("gold", List.of(), requests(600, Duration.ofHours(1))))));
     scheduler.advance(Duration.ofSeconds(1));
 
-    assertThat(discovery.requests).hasSize(1);
+    assertThat(discovery.requests).hasSize(2);
+    assertThat(discovery.requests.get(1).getDemandsList()).isEmpty();
   }
 
   /** A DiscoveryService whose LeaseQuota answers as the test says and records every call. */

@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * A simulated fleet: data-plane nodes (a real {@link RateLimiter} and {@link QuotaLeaseClient}
  * each) and one real {@link QuotaAllocator} behind a {@code DiscoveryService}, all on one {@link
  * SimulatedClock}. Each node receives Poisson-distributed requests that stream for two seconds and
- * then settle with their real usage.
+ * then settle with their real usage. Every request is also offered to a {@link Central} limiter
+ * that holds the whole limit alone: the yardstick for what distributing the limit costs.
  */
 final class Fleet {
   static final Duration MINUTE = Duration.ofMinutes(1);
@@ -44,10 +45,19 @@ final class Fleet {
       QuotaAllocator.create("cp-1", clock, QuotaAllocator.Options.defaults());
   final RateLimitTable table;
   final List<SimNode> nodes = new ArrayList<>();
+  /**
+   * Retry jitter and call usage. Arrivals have a generator per node, so that every node receives
+   * the same requests however the limiters decide.
+   */
   final Random random = new Random(20_261_126);
   final Workload workload;
   boolean controlPlaneReachable = true;
   private final DirectChannel channel;
+  /**
+   * One limiter that holds the whole limit and sees every request of every node: what a single
+   * sliding window would admit of the same arrivals, the best the fleet can do.
+   */
+  final Central central;
 
   /** What each request asks for and uses. */
   record Workload(int inputTokens, int maxOutputTokens, int minOutputTokens) {
@@ -56,6 +66,16 @@ final class Fleet {
 
     /** Large requests: the token limit binds (about 250 tokens each, 240 requests a minute). */
     static final Workload LARGE = new Workload(100, 200, 100);
+
+    /** What one call uses: the input, and an output drawn from {@code random}. */
+    Usage usage(Random random) {
+      int output = minOutputTokens + random.nextInt(maxOutputTokens - minOutputTokens + 1);
+      return Usage.newBuilder()
+          .setInputTokens(inputTokens)
+          .setOutputTokens(output)
+          .setTotalTokens(inputTokens + output)
+          .build();
+    }
   }
 
   Fleet(Workload workload) {
@@ -70,6 +90,7 @@ final class Fleet {
     this.table = RateLimitTable.compile(List.of(policy));
     allocator.apply(List.of(policy));
     this.channel = new DirectChannel(new AllocatorService(), () -> controlPlaneReachable);
+    this.central = new Central();
   }
 
   private static RateLimit limit(RateLimitMetric metric, long amount) {
@@ -102,6 +123,45 @@ final class Fleet {
     return nodes.stream().mapToLong(n -> n.tokens(minute)).sum();
   }
 
+  /**
+   * The fleet's admitted / {@code limit} (requests, or tokens if {@code tokens}) in every 60 s
+   * window that starts on a whole second from {@code fromSeconds} and ends by {@code toSeconds}.
+   */
+  double[] slidingWindows(int fromSeconds, int toSeconds, boolean tokens, long limit) {
+    double[] ratios = new double[Math.max(0, toSeconds - fromSeconds - 59)];
+    for (int i = 0; i < ratios.length; i++) {
+      long sum = 0;
+      for (SimNode node : nodes) {
+        sum += count(node.admitted, fromSeconds + i, fromSeconds + i + 60, tokens);
+      }
+      ratios[i] = (double) sum / limit;
+    }
+    return ratios;
+  }
+
+  /** As {@link #slidingWindows}, for what the {@link #central} limiter admitted. */
+  double[] centralSlidingWindows(int fromSeconds, int toSeconds, boolean tokens, long limit) {
+    double[] ratios = new double[Math.max(0, toSeconds - fromSeconds - 59)];
+    for (int i = 0; i < ratios.length; i++) {
+      ratios[i] =
+          (double) count(central.admitted, fromSeconds + i, fromSeconds + i + 60, tokens) / limit;
+    }
+    return ratios;
+  }
+
+  /** Requests (or their tokens) in {@code admitted} from {@code fromSeconds} to {@code toSeconds}. */
+  private long count(List<long[]> admitted, double fromSeconds, double toSeconds, boolean tokens) {
+    long from = start + (long) (fromSeconds * 1e9);
+    long to = start + (long) (toSeconds * 1e9);
+    long sum = 0;
+    for (long[] a : admitted) {
+      if (a[0] - from >= 0 && a[0] - to < 0) {
+        sum += tokens ? a[1] : 1;
+      }
+    }
+    return sum;
+  }
+
   /** LeaseQuota backed by the allocator, errors mapped as the control plane maps them. */
   private final class AllocatorService extends DiscoveryServiceGrpc.DiscoveryServiceImplBase {
     @Override
@@ -116,6 +176,25 @@ final class Fleet {
     }
   }
 
+  /** A single limiter for the whole fleet's traffic, for comparison. */
+  final class Central {
+    final RateLimiter limiter =
+        RateLimiter.create(() -> table, RateLimiter.Options.builder().nanoTicker(clock).build());
+    /** Its own draws, so that the fleet's requests are the same with or without it. */
+    final Random usageRandom = new Random(7);
+    final List<long[]> admitted = new ArrayList<>();
+
+    void offer(RequestQuotaContext ctx) {
+      Admission admission = limiter.admit(ctx);
+      if (admission.isAdmitted()) {
+        Usage usage = workload.usage(usageRandom);
+        admitted.add(new long[] {clock.getAsLong(), usage.getTotalTokens()});
+        Runnable settle = () -> admission.reservation().settle(usage);
+        clock.schedule(settle, STREAM.toNanos(), TimeUnit.NANOSECONDS);
+      }
+    }
+  }
+
   /** One data plane. */
   final class SimNode {
     final String id;
@@ -123,12 +202,16 @@ final class Fleet {
     final QuotaLeaseClient leases;
     double requestsPerSecond;
     boolean serving = true;
+    private final Random arrivals;
     /** Admission time and settled total tokens of every admitted request. */
     final List<long[]> admitted = new ArrayList<>();
+    /** Arrival time of every refused request. */
+    final List<Long> refused = new ArrayList<>();
 
     SimNode(String id, double requestsPerSecond) {
       this.id = id;
       this.requestsPerSecond = requestsPerSecond;
+      this.arrivals = new Random(20_261_126L * 31 + id.hashCode());
       this.limiter =
           RateLimiter.create(
               () -> table, RateLimiter.Options.builder().nanoTicker(clock).fleetSizeHint(3).build());
@@ -151,7 +234,7 @@ final class Fleet {
     }
 
     private void scheduleNextArrival() {
-      double gapSeconds = -Math.log(1 - random.nextDouble()) / requestsPerSecond;
+      double gapSeconds = -Math.log(1 - arrivals.nextDouble()) / requestsPerSecond;
       clock.schedule(this::arrive, (long) (gapSeconds * 1e9), TimeUnit.NANOSECONDS);
     }
 
@@ -167,20 +250,15 @@ final class Fleet {
               .estimatedInputTokens(workload.inputTokens())
               .maxOutputTokens(workload.maxOutputTokens())
               .build();
+      central.offer(ctx);
       Admission admission = limiter.admit(ctx);
       if (admission.isAdmitted()) {
-        int output =
-            workload.minOutputTokens()
-                + random.nextInt(workload.maxOutputTokens() - workload.minOutputTokens() + 1);
-        Usage usage =
-            Usage.newBuilder()
-                .setInputTokens(workload.inputTokens())
-                .setOutputTokens(output)
-                .setTotalTokens(workload.inputTokens() + output)
-                .build();
+        Usage usage = workload.usage(random);
         admitted.add(new long[] {clock.getAsLong(), usage.getTotalTokens()});
         Runnable settle = () -> admission.reservation().settle(usage);
         clock.schedule(settle, STREAM.toNanos(), TimeUnit.NANOSECONDS);
+      } else {
+        refused.add(clock.getAsLong());
       }
       scheduleNextArrival();
     }
@@ -190,12 +268,29 @@ final class Fleet {
     }
 
     long tokens(int minute) {
-      long from = start + minute * MINUTE.toNanos();
-      long to = from + MINUTE.toNanos();
+      return tokensBetween(minute * 60.0, (minute + 1) * 60.0);
+    }
+
+    /** Tokens of the requests admitted in [from, to) seconds since the start. */
+    long tokensBetween(double fromSeconds, double toSeconds) {
+      long from = start + (long) (fromSeconds * 1e9);
+      long to = start + (long) (toSeconds * 1e9);
       return admitted.stream()
           .filter(a -> a[0] - from >= 0 && a[0] - to < 0)
           .mapToLong(a -> a[1])
           .sum();
+    }
+
+    /** Requests that arrived (admitted or refused) in [from, to) seconds since the start. */
+    long arrivedBetween(double fromSeconds, double toSeconds) {
+      return admittedBetween(fromSeconds, toSeconds) + refusedBetween(fromSeconds, toSeconds);
+    }
+
+    /** Requests refused in [from, to) seconds since the start. */
+    long refusedBetween(double fromSeconds, double toSeconds) {
+      long from = start + (long) (fromSeconds * 1e9);
+      long to = start + (long) (toSeconds * 1e9);
+      return refused.stream().filter(t -> t - from >= 0 && t - to < 0).count();
     }
 
     /** Requests admitted per 5 s from {@code fromSeconds} to {@code toSeconds}, for reports. */

@@ -7,7 +7,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sluice.integration.ratelimit.Fleet.SimNode;
 import dev.sluice.integration.ratelimit.Fleet.Workload;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.DoubleSummaryStatistics;
+import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Three data planes share a 600 requests/minute and a 60,000 tokens/minute limit through the
@@ -53,6 +60,75 @@ class FleetRateLimitSimulationTest {
           .isBetween(0.95, 1.05);
       assertThat(fleet.admittedRequests(minute)).isLessThanOrEqualTo(REQUESTS_PER_MINUTE);
     }
+  }
+
+  static Stream<Arguments> skewedOverloads() {
+    return Stream.of(
+        Arguments.of("requests", Workload.SMALL, REQUESTS_PER_MINUTE, TOKENS_PER_MINUTE, 0.98),
+        // Fewer, larger calls: each node also leaves up to a call's worth of its share unused.
+        Arguments.of("tokens", Workload.LARGE, TOKENS_PER_MINUTE, REQUESTS_PER_MINUTE, 0.975));
+  }
+
+  /**
+   * The benchmark's shape (docs/benchmarks.md, issue 5): the allocator has learned for its 10 s
+   * before traffic starts, 1,200 requests a minute arrive split 80/10/10, and every 60 s window
+   * starting on a whole second after a 10 s warm-up is measured for 300 s. A sliding window that
+   * holds the whole limit alone, offered the same requests, dips too (admissions made in a burst
+   * come back as a burst a window later, and Poisson arrivals cannot always fill it): its lowest
+   * window is the yardstick for the fleet's, not a fixed 0.95.
+   */
+  @ParameterizedTest(name = "{0} limit binds")
+  @MethodSource("skewedOverloads")
+  void underSkewedPoissonOverloadEverySlidingMinuteStaysWithinTheLimitAndNearlyAsFullAsOneLimiterWouldKeepIt(
+      String what, Workload workload, long limit, long otherLimit, double ofOneLimiter) {
+    Fleet fleet = new Fleet(workload);
+    fleet.runUntil(Duration.ofSeconds(10));
+    fleet.addNode("dp-a", 16);
+    SimNode quietB = fleet.addNode("dp-b", 2);
+    SimNode quietC = fleet.addNode("dp-c", 2);
+    fleet.runUntil(Duration.ofSeconds(320));
+
+    boolean tokens = what.equals("tokens");
+    DoubleSummaryStatistics windows = stats(fleet.slidingWindows(20, 320, tokens, limit));
+    DoubleSummaryStatistics alone = stats(fleet.centralSlidingWindows(20, 320, tokens, limit));
+    DoubleSummaryStatistics other = stats(fleet.slidingWindows(20, 320, !tokens, otherLimit));
+    System.out.printf(
+        "%s: admitted / limit over %d sliding windows: fleet min %.3f max %.3f mean %.3f;"
+            + " one limiter alone min %.3f max %.3f mean %.3f; quiet nodes refused %d and %d%n",
+        what,
+        windows.getCount(),
+        windows.getMin(),
+        windows.getMax(),
+        windows.getAverage(),
+        alone.getMin(),
+        alone.getMax(),
+        alone.getAverage(),
+        quietB.refusedBetween(20, 320),
+        quietC.refusedBetween(20, 320));
+
+    assertThat(windows.getCount()).isEqualTo(241);
+    assertThat(windows.getMax()).as("the most admitted in any window").isLessThanOrEqualTo(1.05);
+    assertThat(other.getMax()).as("the other limit, which does not bind").isLessThan(1);
+    assertThat(windows.getAverage() / alone.getAverage())
+        .as("what the fleet admits on average, against one limiter alone")
+        .isGreaterThanOrEqualTo(ofOneLimiter);
+    assertThat(windows.getMin())
+        .as("the fleet's emptiest window, against that of one limiter alone")
+        .isGreaterThanOrEqualTo(alone.getMin() - 0.02);
+    if (!tokens) {
+      // The quiet nodes want 120 a minute, well under their fair share: only a burst beyond
+      // three seconds of their demand within the two seconds that capacity takes to move may be
+      // refused.
+      for (SimNode quiet : List.of(quietB, quietC)) {
+        assertThat((double) quiet.refusedBetween(20, 320) / quiet.arrivedBetween(20, 320))
+            .as("share of %s's requests refused", quiet.id)
+            .isLessThan(0.05);
+      }
+    }
+  }
+
+  private static DoubleSummaryStatistics stats(double[] values) {
+    return Arrays.stream(values).summaryStatistics();
   }
 
   @Test
