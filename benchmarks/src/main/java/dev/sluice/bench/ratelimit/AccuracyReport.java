@@ -142,7 +142,7 @@ record AccuracyReport(
         log.failuresByCode());
   }
 
-  private static MetricAccuracy accuracy(long[] perSecond, long limit, int warmupSeconds) {
+  static MetricAccuracy accuracy(long[] perSecond, long limit, int warmupSeconds) {
     int seconds = perSecond.length;
     List<Double> sliding = new ArrayList<>();
     for (int s = warmupSeconds; s + WINDOW_SECONDS <= seconds; s++) {

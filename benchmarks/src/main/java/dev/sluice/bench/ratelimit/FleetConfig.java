@@ -112,6 +112,28 @@ final class FleetConfig {
     }
   }
 
+  /** The benchmark's fleet-wide limit, per consumer and model. */
+  static RateLimitPolicy policy(long requestsPerMinute, long tokensPerMinute) {
+    com.google.protobuf.Duration minute = Durations.fromSeconds(60);
+    return RateLimitPolicy.newBuilder()
+        .setName(POLICY)
+        .setDescription("The benchmark's fleet-wide limit, per consumer and model.")
+        .addDimensions(RateLimitDimension.RATE_LIMIT_DIMENSION_CONSUMER)
+        .addDimensions(RateLimitDimension.RATE_LIMIT_DIMENSION_MODEL)
+        .addLimits(
+            RateLimit.newBuilder()
+                .setMetric(RateLimitMetric.RATE_LIMIT_METRIC_REQUESTS)
+                .setAmount(requestsPerMinute)
+                .setWindow(minute))
+        .addLimits(
+            RateLimit.newBuilder()
+                .setMetric(RateLimitMetric.RATE_LIMIT_METRIC_TOTAL_TOKENS)
+                .setAmount(tokensPerMinute)
+                .setWindow(minute))
+        .setMode(RateLimitMode.RATE_LIMIT_MODE_ENFORCE)
+        .build();
+  }
+
   /** The resources, in an order the validator accepts within one change set. */
   static List<Resource> resources(
       String upstreamBaseUrl, long requestsPerMinute, long tokensPerMinute) {
@@ -131,25 +153,7 @@ final class FleetConfig {
                     .addBackends(BackendTarget.newBuilder().setBackend(backend.getName())))
             .setDefaultVersion("v1")
             .build();
-    com.google.protobuf.Duration minute = Durations.fromSeconds(60);
-    RateLimitPolicy policy =
-        RateLimitPolicy.newBuilder()
-            .setName(POLICY)
-            .setDescription("The benchmark's fleet-wide limit, per consumer and model.")
-            .addDimensions(RateLimitDimension.RATE_LIMIT_DIMENSION_CONSUMER)
-            .addDimensions(RateLimitDimension.RATE_LIMIT_DIMENSION_MODEL)
-            .addLimits(
-                RateLimit.newBuilder()
-                    .setMetric(RateLimitMetric.RATE_LIMIT_METRIC_REQUESTS)
-                    .setAmount(requestsPerMinute)
-                    .setWindow(minute))
-            .addLimits(
-                RateLimit.newBuilder()
-                    .setMetric(RateLimitMetric.RATE_LIMIT_METRIC_TOTAL_TOKENS)
-                    .setAmount(tokensPerMinute)
-                    .setWindow(minute))
-            .setMode(RateLimitMode.RATE_LIMIT_MODE_ENFORCE)
-            .build();
+    RateLimitPolicy policy = policy(requestsPerMinute, tokensPerMinute);
     Route route =
         Route.newBuilder()
             .setName(MODEL)

@@ -176,6 +176,31 @@ final class OpenLoopDriver implements AutoCloseable {
     return inFlight.get();
   }
 
+  /**
+   * The send times {@link #run} plans for the same rates, duration, arrivals and seed, as offsets
+   * in nanoseconds from its start, all nodes together, in order.
+   */
+  static long[] plannedSends(double[] ratesPerSecond, Duration duration, Arrivals arrivals, long seed) {
+    long end = duration.toNanos();
+    List<Long> sends = new ArrayList<>();
+    for (int i = 0; i < ratesPerSecond.length; i++) {
+      if (!(ratesPerSecond[i] > 0)) {
+        continue;
+      }
+      // As in run(): one generator per node, seeded alike, drawn in the same order.
+      SplittableRandom random = new SplittableRandom(seed + 31L * i);
+      long next =
+          arrivals == Arrivals.UNIFORM
+              ? (long) (random.nextDouble() * 1e9 / ratesPerSecond[i])
+              : gap(arrivals, random, ratesPerSecond[i]);
+      while (next < end) {
+        sends.add(next);
+        next += gap(arrivals, random, ratesPerSecond[i]);
+      }
+    }
+    return sends.stream().mapToLong(Long::longValue).sorted().toArray();
+  }
+
   private static long gap(Arrivals arrivals, SplittableRandom random, double rate) {
     double mean = 1e9 / rate;
     return arrivals == Arrivals.UNIFORM

@@ -134,7 +134,16 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
    * @param unfinished calls still open when the drain ended
    * @param exited fleet processes that were no longer running at the end of the load
    */
-  record Outcome(Settings settings, AccuracyReport report, int unfinished, List<String> exited) {}
+  /**
+   * A scenario's result: the fleet's report, and what one limiter alone would have admitted of
+   * the same calls ({@link SingleLimiterReplay}).
+   */
+  record Outcome(
+      Settings settings,
+      AccuracyReport report,
+      SingleLimiterReplay.Yardstick singleLimiter,
+      int unfinished,
+      List<String> exited) {}
 
   @Option(
       names = "--scenario",
@@ -315,7 +324,16 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
                 settings.requestsPerMinute(),
                 settings.tokensPerMinute(),
                 (int) settings.warmup().toSeconds());
-        Outcome outcome = new Outcome(settings, report, driver.inFlight(), exited);
+        SingleLimiterReplay.Yardstick singleLimiter =
+            SingleLimiterReplay.replay(
+                OpenLoopDriver.plannedSends(
+                    settings.ratesPerSecond(), total, settings.arrivals(), settings.seed()),
+                settings.requestsPerMinute(),
+                settings.tokensPerMinute(),
+                Math.round(report.tokensPerRequest()),
+                log.seconds(),
+                (int) settings.warmup().toSeconds());
+        Outcome outcome = new Outcome(settings, report, singleLimiter, driver.inFlight(), exited);
         write(outcome, log);
         return outcome;
       }
@@ -356,6 +374,7 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
     setup.put("gatewayJvmOptions", s.gatewayJvmOptions());
     json.put("setup", setup);
     json.put("report", outcome.report());
+    json.put("singleLimiter", outcome.singleLimiter());
     json.put("unfinishedCalls", outcome.unfinished());
     json.put("exitedProcesses", outcome.exited());
     Files.writeString(
@@ -375,6 +394,19 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
             s.tokensPerMinute(),
             s.maxOutputTokens());
     String text = outcome.report().render(title);
+    SingleLimiterReplay.Yardstick alone = outcome.singleLimiter();
+    text +=
+        String.format(
+            Locale.ROOT,
+            "one limiter alone, same send times, %d tokens a call (sliding min / max / mean):"
+                + " requests %.3f / %.3f / %.3f, tokens %.3f / %.3f / %.3f%n",
+            Math.round(outcome.report().tokensPerRequest()),
+            alone.requests().sliding().min(),
+            alone.requests().sliding().max(),
+            alone.requests().sliding().mean(),
+            alone.tokens().sliding().min(),
+            alone.tokens().sliding().max(),
+            alone.tokens().sliding().mean());
     if (outcome.unfinished() > 0) {
       text += "calls unfinished after the drain: " + outcome.unfinished() + "\n";
     }
