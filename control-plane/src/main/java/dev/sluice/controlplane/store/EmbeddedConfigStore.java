@@ -43,7 +43,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -583,8 +582,8 @@ final class EmbeddedConfigStore implements ConfigStore {
   /** A watch: delivers the newest offered config on the notify thread, never an older one. */
   private final class WatchSubscription implements Subscription {
     private final Consumer<StoredConfig> listener;
-    private final AtomicReference<@Nullable StoredConfig> pending = new AtomicReference<>();
-    private final AtomicBoolean scheduled = new AtomicBoolean();
+    private final LatestValueDelivery<StoredConfig> delivery =
+        new LatestValueDelivery<>(notifyThread, this::deliver);
     private volatile boolean cancelled;
 
     // Confined to notifyThread.
@@ -595,23 +594,13 @@ final class EmbeddedConfigStore implements ConfigStore {
     }
 
     void offer(StoredConfig config) {
-      if (cancelled) {
-        return;
-      }
-      pending.set(config);
-      if (scheduled.compareAndSet(false, true)) {
-        try {
-          notifyThread.execute(this::drain);
-        } catch (RejectedExecutionException e) {
-          // Closing.
-        }
+      if (!cancelled) {
+        delivery.offer(config);
       }
     }
 
-    private void drain() {
-      scheduled.set(false);
-      StoredConfig config = pending.getAndSet(null);
-      if (config == null || cancelled || config.version() <= deliveredVersion) {
+    private void deliver(StoredConfig config) {
+      if (cancelled || config.version() <= deliveredVersion) {
         return;
       }
       deliveredVersion = config.version();
@@ -632,9 +621,8 @@ final class EmbeddedConfigStore implements ConfigStore {
   /** A fleet-status watch: delivers the newest offered records on the notify thread. */
   private final class StatusSubscription implements Subscription {
     private final Consumer<ImmutableMap<String, FleetStatusRecord>> listener;
-    private final AtomicReference<@Nullable ImmutableMap<String, FleetStatusRecord>> pending =
-        new AtomicReference<>();
-    private final AtomicBoolean scheduled = new AtomicBoolean();
+    private final LatestValueDelivery<ImmutableMap<String, FleetStatusRecord>> delivery =
+        new LatestValueDelivery<>(notifyThread, this::deliver);
     private volatile boolean cancelled;
 
     StatusSubscription(Consumer<ImmutableMap<String, FleetStatusRecord>> listener) {
@@ -642,23 +630,13 @@ final class EmbeddedConfigStore implements ConfigStore {
     }
 
     void offer(ImmutableMap<String, FleetStatusRecord> records) {
-      if (cancelled) {
-        return;
-      }
-      pending.set(records);
-      if (scheduled.compareAndSet(false, true)) {
-        try {
-          notifyThread.execute(this::drain);
-        } catch (RejectedExecutionException e) {
-          // Closing.
-        }
+      if (!cancelled) {
+        delivery.offer(records);
       }
     }
 
-    private void drain() {
-      scheduled.set(false);
-      ImmutableMap<String, FleetStatusRecord> records = pending.getAndSet(null);
-      if (records == null || cancelled) {
+    private void deliver(ImmutableMap<String, FleetStatusRecord> records) {
+      if (cancelled) {
         return;
       }
       try {

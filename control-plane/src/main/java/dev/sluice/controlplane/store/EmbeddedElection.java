@@ -11,7 +11,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -95,8 +94,8 @@ final class EmbeddedElection {
   private final class Member implements ConfigStore.Subscription {
     final @Nullable Candidate self;
     private final Consumer<Leadership> listener;
-    private final AtomicReference<@Nullable Leadership> pending = new AtomicReference<>();
-    private final AtomicBoolean scheduled = new AtomicBoolean();
+    private final LatestValueDelivery<Leadership> delivery =
+        new LatestValueDelivery<>(notifyThread, this::deliver);
     private final AtomicBoolean closed = new AtomicBoolean();
 
     Member(@Nullable Candidate self, Consumer<Leadership> listener) {
@@ -105,23 +104,13 @@ final class EmbeddedElection {
     }
 
     void offer(Leadership leadership) {
-      if (closed.get()) {
-        return;
-      }
-      pending.set(leadership);
-      if (scheduled.compareAndSet(false, true)) {
-        try {
-          notifyThread.execute(this::drain);
-        } catch (RejectedExecutionException e) {
-          // The store is closing.
-        }
+      if (!closed.get()) {
+        delivery.offer(leadership);
       }
     }
 
-    private void drain() {
-      scheduled.set(false);
-      Leadership leadership = pending.getAndSet(null);
-      if (leadership == null || closed.get()) {
+    private void deliver(Leadership leadership) {
+      if (closed.get()) {
         return;
       }
       try {
