@@ -147,8 +147,7 @@ final class DevGateway implements AutoCloseable {
     }
   }
 
-  private static long applyAndAwait(String target, String adminToken, List<Resource> resources)
-      throws InterruptedException {
+  private static long applyAndAwait(String target, String adminToken, List<Resource> resources) {
     Metadata headers = new Metadata();
     headers.put(
         Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + adminToken);
@@ -169,23 +168,15 @@ final class DevGateway implements AutoCloseable {
       }
       ApplyChangesResponse applied = admin.applyChanges(request.build());
       logger.info("Config version " + applied.getConfigVersion() + " applied (" + resources.size() + " resources)");
-      // An empty fleet has converged trivially: until the data plane's config stream is open,
-      // ask again.
-      long end = System.nanoTime() + CONVERGENCE_TIMEOUT.toNanos();
-      WaitForFleetVersionResponse fleet;
-      do {
-        long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime()));
-        fleet =
-            admin.waitForFleetVersion(
-                WaitForFleetVersionRequest.newBuilder()
-                    .setConfigVersion(applied.getConfigVersion())
-                    .setTimeout(Durations.fromMillis(left))
-                    .build());
-        if (fleet.getSelectedNodeCount() == 0) {
-          Thread.sleep(20);
-        }
-      } while (fleet.getSelectedNodeCount() == 0 && System.nanoTime() < end);
-      if (!fleet.getConverged() || fleet.getConvergedNodeCount() == 0) {
+      // At least the dev data plane, which may not have connected yet.
+      WaitForFleetVersionResponse fleet =
+          admin.waitForFleetVersion(
+              WaitForFleetVersionRequest.newBuilder()
+                  .setConfigVersion(applied.getConfigVersion())
+                  .setMinNodeCount(1)
+                  .setTimeout(Durations.fromMillis(CONVERGENCE_TIMEOUT.toMillis()))
+                  .build());
+      if (!fleet.getConverged()) {
         throw new CommandFailure(
             "the data plane did not take config version "
                 + applied.getConfigVersion()

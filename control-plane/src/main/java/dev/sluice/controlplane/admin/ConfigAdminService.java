@@ -813,6 +813,10 @@ final class ConfigAdminService implements AdminService {
     if (request.getConfigVersion() <= 0) {
       throw ApiException.invalidArgument("config_version", "required: a positive config version");
     }
+    if (request.getMinNodeCount() < 0) {
+      throw ApiException.invalidArgument(
+          "min_node_count", request.getMinNodeCount() + " (expected: 0 or more)");
+    }
     Duration timeout = FleetQueries.DEFAULT_WAIT;
     if (request.hasTimeout()) {
       if (!Durations.isValid(request.getTimeout()) || Durations.isNegative(request.getTimeout())) {

@@ -114,7 +114,8 @@ final class FleetQueries {
                         + " is above the current config version "
                         + config.version());
               }
-              return new Wait(request.getSelector(), target).start(finalWait);
+              return new Wait(request.getSelector(), target, request.getMinNodeCount())
+                  .start(finalWait);
             },
             executor);
   }
@@ -123,11 +124,13 @@ final class FleetQueries {
   private final class Wait {
     private final NodeSelector selector;
     private final long target;
+    private final int minNodes;
     private final CompletableFuture<WaitForFleetVersionResponse> result = new CompletableFuture<>();
 
-    Wait(NodeSelector selector, long target) {
+    Wait(NodeSelector selector, long target, int minNodes) {
       this.selector = selector;
       this.target = target;
+      this.minNodes = minNodes;
     }
 
     CompletableFuture<WaitForFleetVersionResponse> start(Duration wait) {
@@ -179,13 +182,15 @@ final class FleetQueries {
           Comparator.comparing(
                   (NodeReport n) -> n.status().getState() != NodeSyncState.NODE_SYNC_STATE_ERROR)
               .thenComparing(NodeReport::nodeId));
+      int convergedNodes = selected.size() - lagging.size();
+      boolean converged = lagging.isEmpty() && convergedNodes >= minNodes;
       WaitForFleetVersionResponse.Builder response =
           WaitForFleetVersionResponse.newBuilder()
-              .setConverged(lagging.isEmpty())
+              .setConverged(converged)
               .setSelectedNodeCount(selected.size())
-              .setConvergedNodeCount(selected.size() - lagging.size());
+              .setConvergedNodeCount(convergedNodes);
       lagging.stream().limit(MAX_LAGGING_NODES).forEach(n -> response.addLaggingNodes(n.status()));
-      return new Evaluation(lagging.isEmpty() || rejected, response.build());
+      return new Evaluation(converged || rejected, response.build());
     }
   }
 

@@ -302,6 +302,51 @@ class DiscoveryServiceTest {
   }
 
   @Test
+  void aWaitWithAMinimumNodeCountDoesNotConvergeOnAnEmptyFleetButOnceANodeServesTheVersion()
+      throws Exception {
+    long version = applyAndPublish(mockBackend("mock"));
+    WaitForFleetVersionRequest atLeastOne =
+        WaitForFleetVersionRequest.newBuilder()
+            .setConfigVersion(version)
+            .setMinNodeCount(1)
+            .setTimeout(Durations.fromSeconds(30))
+            .build();
+
+    WaitForFleetVersionResponse empty =
+        cp.admin()
+            .waitForFleetVersion(atLeastOne.toBuilder().setTimeout(Durations.fromMillis(300)).build());
+    var pending =
+        java.util.concurrent.CompletableFuture.supplyAsync(
+            () -> cp.admin().waitForFleetVersion(atLeastOne));
+    TestNode node = connect("dp-1");
+    node.ack(node.next());
+
+    assertThat(waitFor(version, Duration.ofMillis(300)).getConverged()).isTrue();
+    assertThat(empty.getConverged()).isFalse();
+    assertThat(empty.getSelectedNodeCount()).isZero();
+    WaitForFleetVersionResponse served = pending.get(10, TimeUnit.SECONDS);
+    assertThat(served.getConverged()).isTrue();
+    assertThat(served.getConvergedNodeCount()).isEqualTo(1);
+  }
+
+  @Test
+  void aNegativeMinimumNodeCountIsInvalid() {
+    StatusRuntimeException e =
+        catchThrowableOfType(
+            StatusRuntimeException.class,
+            () ->
+                cp.admin()
+                    .waitForFleetVersion(
+                        WaitForFleetVersionRequest.newBuilder()
+                            .setConfigVersion(1)
+                            .setMinNodeCount(-1)
+                            .build()));
+
+    assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+    assertThat(e.getStatus().getDescription()).contains("min_node_count");
+  }
+
+  @Test
   void waitForAVersionAboveTheCurrentOneIsOutOfRange() {
     StatusRuntimeException e =
         catchThrowableOfType(StatusRuntimeException.class, () -> waitFor(5, Duration.ofSeconds(1)));
