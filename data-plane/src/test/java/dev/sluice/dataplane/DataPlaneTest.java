@@ -28,6 +28,8 @@ import dev.sluice.inference.v1.InferenceServiceGrpc;
 import dev.sluice.inference.v1.Role;
 import dev.sluice.inference.v1.StreamChatRequest;
 import dev.sluice.inference.v1.StreamChatResponse;
+import io.grpc.ConnectivityState;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -35,6 +37,7 @@ import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -46,10 +49,12 @@ import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -309,11 +314,11 @@ class DataPlaneTest {
 
     // Each cancelled call is one RST_STREAM from the client.
     for (int i = 0; i < 30 && !bystander.isDone(); i++) {
-      io.grpc.Context.CancellableContext call = io.grpc.Context.current().withCancellation();
+      Context.CancellableContext call = Context.current().withCancellation();
       call.run(
           () ->
               InferenceServiceGrpc.newStub(channel)
-                  .streamChat(stream("m1"), new io.grpc.stub.StreamObserver<>() {
+                  .streamChat(stream("m1"), new StreamObserver<>() {
                     @Override
                     public void onNext(StreamChatResponse value) {}
 
@@ -334,7 +339,7 @@ class DataPlaneTest {
 
     Throwable ended =
         catchThrowableOfType(
-            java.util.concurrent.ExecutionException.class,
+            ExecutionException.class,
             () -> bystander.get(WAIT.toMillis(), TimeUnit.MILLISECONDS));
     Status status = Status.fromThrowable(ended.getCause());
     // grpc-java maps the GOAWAY's ENHANCE_YOUR_CALM to RESOURCE_EXHAUSTED.
@@ -356,8 +361,8 @@ class DataPlaneTest {
     cp.send(versionInfo(1), CONFIG);
     dp.awaitConfig(WAIT);
     ManagedChannel channel = channel(dp);
-    java.util.List<io.grpc.ConnectivityState> states =
-        java.util.Collections.synchronizedList(new ArrayList<>());
+    List<ConnectivityState> states =
+        Collections.synchronizedList(new ArrayList<>());
     watchStates(channel, states);
 
     // A 1 s generation on a connection whose age is 300 ms: the grace lets it finish.
@@ -365,16 +370,16 @@ class DataPlaneTest {
 
     // GOAWAY sends the channel back through IDLE to reconnect.
     long end = System.nanoTime() + WAIT.toNanos();
-    while (!states.contains(io.grpc.ConnectivityState.IDLE) && System.nanoTime() < end) {
+    while (!states.contains(ConnectivityState.IDLE) && System.nanoTime() < end) {
       Thread.sleep(20);
     }
-    assertThat(states).contains(io.grpc.ConnectivityState.IDLE);
+    assertThat(states).contains(ConnectivityState.IDLE);
     assertThat(streamText(channel, "m1")).isEqualTo(FakeProvider.text(10));
   }
 
   private static void watchStates(
-      ManagedChannel channel, java.util.List<io.grpc.ConnectivityState> states) {
-    io.grpc.ConnectivityState now = channel.getState(true);
+      ManagedChannel channel, List<ConnectivityState> states) {
+    ConnectivityState now = channel.getState(true);
     states.add(now);
     channel.notifyWhenStateChanged(now, () -> watchStates(channel, states));
   }

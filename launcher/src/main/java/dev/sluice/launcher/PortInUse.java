@@ -1,5 +1,6 @@
 package dev.sluice.launcher;
 
+import io.netty.channel.unix.Errors;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 
@@ -36,7 +37,7 @@ final class PortInUse {
    * ("bind(..) failed: Address already in use"), not as a {@link BindException}.
    */
   private static boolean isNativeAddressInUse(Throwable t) {
-    return t.getClass().getName().equals("io.netty.channel.unix.Errors$NativeIoException")
+    return t instanceof Errors.NativeIoException
         && t.getMessage() != null
         && t.getMessage().contains("Address already in use");
   }
