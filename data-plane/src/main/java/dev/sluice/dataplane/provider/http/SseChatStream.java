@@ -39,6 +39,12 @@ public abstract class SseChatStream implements ResponseHandler, SseDecoder.Handl
   private final SseDecoder sse = new SseDecoder(this);
   private volatile @Nullable HttpExchange exchange;
   private volatile boolean cancelled;
+  /**
+   * The stream failed on its content and asked to abort the exchange before {@link #start} had
+   * stored it: a caller off the event loop starts the exchange there, and the whole response may
+   * be handled before {@code http.exchange} returns.
+   */
+  private volatile boolean abortRequested;
   private boolean finished;
   private boolean started;
   private int status;
@@ -54,7 +60,7 @@ public abstract class SseChatStream implements ResponseHandler, SseDecoder.Handl
   public final void start(HttpUpstreamClient http, UpstreamRequest request) {
     HttpExchange e = http.exchange(request, this);
     exchange = e;
-    if (cancelled) {
+    if (cancelled || abortRequested) {
       e.cancel();
     }
   }
@@ -139,6 +145,7 @@ public abstract class SseChatStream implements ResponseHandler, SseDecoder.Handl
     errorBody.release();
     errorBody = Unpooled.EMPTY_BUFFER;
     if (abortExchange) {
+      abortRequested = true;
       HttpExchange e = exchange;
       if (e != null) {
         e.cancel();
