@@ -33,6 +33,7 @@ SCENARIOS=${SCENARIOS:-"requests tokens"}
 RATE=${RATE:-20}                       # calls/s offered to the fleet: 1,200/min
 SPLIT=${SPLIT:-80,10,10}
 ARRIVALS=${ARRIVALS:-poisson}
+BURST_PERCENT=${BURST_PERCENT:-0}      # RateLimit.burst as % of each amount; 0 = not paced (BURST_PERCENT=2: paced)
 GW_JVM_OPTS=${GW_JVM_OPTS:-"-Xms64m -Xmx512m"}
 SLUICE_JAR="$REPO_ROOT/launcher/target/sluice.jar"
 
@@ -42,6 +43,7 @@ bench_init
 {
   echo "gateway jvm: $GW_JVM_OPTS (control plane and each data plane)"
   echo "load: $RATE calls/s split $SPLIT, $ARRIVALS arrivals; warm-up ${WARM}s, measured ${DUR}s per scenario"
+  echo "limits: burst $BURST_PERCENT % of each amount (0: not paced)"
 } >> "$OUT/env.txt"
 rm -f "$OUT/summary.txt"
 
@@ -54,7 +56,8 @@ for scenario in $SCENARIOS; do
     dev.sluice.bench.ratelimit.RateLimitAccuracyBench \
     --scenario "$scenario" --sluice-jar "$SLUICE_JAR" --out "$OUT" \
     --gateway-cpus "$GW_CPU" --gateway-jvm-opts "$GW_JVM_OPTS" \
-    --rate "$RATE" --split "$SPLIT" --arrivals "$ARRIVALS" --warmup "${WARM}s" --duration "${DUR}s" || rc=$?
+    --rate "$RATE" --split "$SPLIT" --arrivals "$ARRIVALS" --burst-percent "$BURST_PERCENT" \
+    --warmup "${WARM}s" --duration "${DUR}s" || rc=$?
   (( rc == 0 )) || log "warning: scenario $scenario exited with $rc (see $OUT/driver-$scenario.log)"
   [[ -f "$OUT/$scenario.txt" ]] && { cat "$OUT/$scenario.txt"; echo; } >> "$OUT/summary.txt"
 done

@@ -56,7 +56,11 @@ final class FleetConfig {
    * @param upstreamBaseUrl the fake upstream's OpenAI base URL, ending in {@code /v1}
    */
   static String apply(
-      GatewayFleet fleet, String upstreamBaseUrl, long requestsPerMinute, long tokensPerMinute)
+      GatewayFleet fleet,
+      String upstreamBaseUrl,
+      long requestsPerMinute,
+      long tokensPerMinute,
+      double burstPercent)
       throws InterruptedException {
     requireNonNull(upstreamBaseUrl, "upstreamBaseUrl");
     InetSocketAddress cp = fleet.controlPlaneAddress();
@@ -76,7 +80,8 @@ final class FleetConfig {
           ApplyChangesRequest.newBuilder()
               .setAuthor("ratelimit-bench")
               .setReason("rate-limit accuracy benchmark");
-      for (Resource resource : resources(upstreamBaseUrl, requestsPerMinute, tokensPerMinute)) {
+      for (Resource resource :
+          resources(upstreamBaseUrl, requestsPerMinute, tokensPerMinute, burstPercent)) {
         request.addChanges(Change.newBuilder().setUpsert(resource));
       }
       admin.withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
@@ -112,8 +117,11 @@ final class FleetConfig {
     }
   }
 
-  /** The benchmark's fleet-wide limit, per consumer and model. */
-  static RateLimitPolicy policy(long requestsPerMinute, long tokensPerMinute) {
+  /**
+   * The benchmark's fleet-wide limit, per consumer and model; paced with a burst of {@code
+   * burstPercent} of each amount ({@code RateLimit.burst}), or not paced at 0.
+   */
+  static RateLimitPolicy policy(long requestsPerMinute, long tokensPerMinute, double burstPercent) {
     com.google.protobuf.Duration minute = Durations.fromSeconds(60);
     return RateLimitPolicy.newBuilder()
         .setName(POLICY)
@@ -124,11 +132,13 @@ final class FleetConfig {
             RateLimit.newBuilder()
                 .setMetric(RateLimitMetric.RATE_LIMIT_METRIC_REQUESTS)
                 .setAmount(requestsPerMinute)
+                .setBurst(Math.round(requestsPerMinute * burstPercent / 100))
                 .setWindow(minute))
         .addLimits(
             RateLimit.newBuilder()
                 .setMetric(RateLimitMetric.RATE_LIMIT_METRIC_TOTAL_TOKENS)
                 .setAmount(tokensPerMinute)
+                .setBurst(Math.round(tokensPerMinute * burstPercent / 100))
                 .setWindow(minute))
         .setMode(RateLimitMode.RATE_LIMIT_MODE_ENFORCE)
         .build();
@@ -136,7 +146,7 @@ final class FleetConfig {
 
   /** The resources, in an order the validator accepts within one change set. */
   static List<Resource> resources(
-      String upstreamBaseUrl, long requestsPerMinute, long tokensPerMinute) {
+      String upstreamBaseUrl, long requestsPerMinute, long tokensPerMinute, double burstPercent) {
     Backend backend =
         Backend.newBuilder()
             .setName("fake-upstream")
@@ -153,7 +163,7 @@ final class FleetConfig {
                     .addBackends(BackendTarget.newBuilder().setBackend(backend.getName())))
             .setDefaultVersion("v1")
             .build();
-    RateLimitPolicy policy = policy(requestsPerMinute, tokensPerMinute);
+    RateLimitPolicy policy = policy(requestsPerMinute, tokensPerMinute, burstPercent);
     Route route =
         Route.newBuilder()
             .setName(MODEL)

@@ -96,6 +96,7 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
       Duration duration,
       long requestsPerMinute,
       long tokensPerMinute,
+      double burstPercent,
       int maxOutputTokens,
       String gatewayCpus,
       String gatewayJvmOptions,
@@ -199,6 +200,13 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
   long tokensPerMinute = 60_000;
 
   @Option(
+      names = "--burst-percent",
+      description =
+          "Pace both limits with a burst of this percentage of their amount (RateLimit.burst);"
+              + " 0 does not pace (default: ${DEFAULT-VALUE}).")
+  double burstPercent = 0;
+
+  @Option(
       names = "--max-output-tokens",
       description = "Output tokens per call (default: 16 for requests, 200 for tokens).")
   @Nullable Integer maxOutputTokens;
@@ -245,6 +253,7 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
               duration,
               requestsPerMinute,
               tokensPerMinute,
+              burstPercent,
               maxOutputTokens != null ? maxOutputTokens : scenario.defaultMaxOutputTokens,
               gatewayCpus,
               gatewayJvmOpts,
@@ -283,7 +292,11 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
           fleet.dataPlanes().stream().map(dp -> dp.nodeId() + "=" + dp.address()).toList());
       String apiKey =
           FleetConfig.apply(
-              fleet, upstream.baseUrl(), settings.requestsPerMinute(), settings.tokensPerMinute());
+              fleet,
+              upstream.baseUrl(),
+              settings.requestsPerMinute(),
+              settings.tokensPerMinute(),
+              settings.burstPercent());
       List<InetSocketAddress> targets =
           fleet.dataPlanes().stream().map(GatewayFleet.DataPlane::address).toList();
       try (OpenLoopDriver driver = new OpenLoopDriver(targets, apiKey)) {
@@ -330,6 +343,7 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
                     settings.ratesPerSecond(), total, settings.arrivals(), settings.seed()),
                 settings.requestsPerMinute(),
                 settings.tokensPerMinute(),
+                settings.burstPercent(),
                 Math.round(report.tokensPerRequest()),
                 log.seconds(),
                 (int) settings.warmup().toSeconds());
@@ -385,13 +399,16 @@ public final class RateLimitAccuracyBench implements Callable<Integer> {
         String.format(
             Locale.ROOT,
             "rate-limit accuracy, scenario %s: %d data planes, %.0f calls/min offered split %s,"
-                + " limits %d requests/min and %d tokens/min, %d output tokens per call",
+                + " limits %d requests/min and %d tokens/min (%s), %d output tokens per call",
             label,
             s.nodeIds().size(),
             s.ratePerSecond() * 60,
             s.split(),
             s.requestsPerMinute(),
             s.tokensPerMinute(),
+            s.burstPercent() > 0
+                ? String.format(Locale.ROOT, "paced, burst %s %% of each", s.burstPercent())
+                : "not paced",
             s.maxOutputTokens());
     String text = outcome.report().render(title);
     SingleLimiterReplay.Yardstick alone = outcome.singleLimiter();

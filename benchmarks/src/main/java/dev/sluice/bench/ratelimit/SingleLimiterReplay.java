@@ -38,13 +38,14 @@ final class SingleLimiterReplay {
       long[] sendNanos,
       long requestsPerMinute,
       long tokensPerMinute,
+      double burstPercent,
       long tokensPerCall,
       int seconds,
       int warmupSeconds) {
     checkArgument(tokensPerCall >= 0, "tokensPerCall: %s (expected: >= 0)", tokensPerCall);
     long[] clock = {EPOCH};
     RateLimitTable table =
-        RateLimitTable.compile(List.of(FleetConfig.policy(requestsPerMinute, tokensPerMinute)));
+        RateLimitTable.compile(List.of(FleetConfig.policy(requestsPerMinute, tokensPerMinute, burstPercent)));
     RateLimiter limiter =
         RateLimiter.create(
             () -> table,

@@ -48,6 +48,7 @@ class RateLimitAccuracyIT {
             Duration.ofSeconds(20),
             LIMIT,
             60_000,
+            0,
             16,
             "",
             "-Xms32m -Xmx256m -XX:TieredStopAtLevel=1",

@@ -23,7 +23,7 @@ class SingleLimiterReplayTest {
     long[] sends =
         OpenLoopDriver.plannedSends(new double[] {20}, Duration.ofSeconds(130), Arrivals.UNIFORM, 5);
 
-    SingleLimiterReplay.Yardstick alone = SingleLimiterReplay.replay(sends, 600, 60_000, 38, 130, 10);
+    SingleLimiterReplay.Yardstick alone = SingleLimiterReplay.replay(sends, 600, 60_000, 0, 38, 130, 10);
 
     assertThat(alone.requests().sliding().count()).isEqualTo(61);
     assertThat(alone.requests().sliding().min()).isGreaterThanOrEqualTo(0.99);

@@ -669,6 +669,11 @@ final class StandardConfigValidator implements ConfigValidator {
       if (l.getAmount() <= 0) {
         issues.add(field + ".amount", l.getAmount() + " (expected: > 0)");
       }
+      if (l.getBurst() < 0 || (l.getAmount() > 0 && l.getBurst() > l.getAmount())) {
+        issues.add(
+            field + ".burst",
+            l.getBurst() + " (expected: 0 for no pacing, or 1 to amount, " + l.getAmount() + ")");
+      }
       if (!l.hasWindow()) {
         issues.add(field + ".window", "required: 1s, 60s, 3600s or 86400s");
       } else if (!Durations.isValid(l.getWindow())

@@ -300,6 +300,14 @@ class ConfigValidatorTest {
         broken(
             "rate_limit_policy { name: \"p\" limits { amount: 1 window { seconds: 1 } } }",
             "rate_limit_policy/p.limits[0].metric"),
+        broken(
+            "rate_limit_policy { name: \"p\" limits { metric: RATE_LIMIT_METRIC_REQUESTS amount: 5"
+                + " burst: 6 window { seconds: 60 } } }",
+            "rate_limit_policy/p.limits[0].burst"),
+        broken(
+            "rate_limit_policy { name: \"p\" limits { metric: RATE_LIMIT_METRIC_REQUESTS amount: 5"
+                + " burst: -1 window { seconds: 60 } } }",
+            "rate_limit_policy/p.limits[0].burst"),
         broken("rate_limit_policy { name: \"p\" }", "rate_limit_policy/p.limits"),
         broken(
             "rate_limit_policy { name: \"p\" dimensions: RATE_LIMIT_DIMENSION_MODEL dimensions:"

@@ -29,6 +29,10 @@ final class BucketState {
   @GuardedBy("this")
   private final SlidingWindow window;
 
+  /** Paces limits with a burst (instead of the window's capacity); off for the others. */
+  @GuardedBy("this")
+  private final Pacer pacer;
+
   /** Units asked for since the last drain: admitted, refused, and settlement corrections. */
   @GuardedBy("this")
   private long demand;
@@ -42,10 +46,13 @@ final class BucketState {
   double demandRate = Double.NaN;
   long lastDrainNanos;
   double lastReportedWants = Double.NaN;
+  /** Seconds of demand measured so far, for the running mean before the moving average. */
+  double demandSeconds;
 
   BucketState(BucketId id, long nowNanos) {
     this.id = requireNonNull(id, "id");
     this.window = new SlidingWindow(id.windowNanos(), nowNanos);
+    this.pacer = new Pacer(id.windowNanos());
     this.lastDrainNanos = nowNanos;
   }
 
@@ -61,32 +68,54 @@ final class BucketState {
     return amount * staticFraction;
   }
 
-  /** Counts {@code cost} as demand and charges it if it fits; see {@link SlidingWindow}. */
-  synchronized long tryAcquire(long now, long cost, double capacity) {
+  /**
+   * Counts {@code cost} as demand and charges it if it fits: {@code capacity} in the window (see
+   * {@link SlidingWindow}), or for a paced limit its bucket (see {@link Pacer}).
+   */
+  synchronized long tryAcquire(long now, long cost, double capacity, Pace pace) {
     if (evicted) {
       return EVICTED;
     }
     demand += cost;
-    return window.tryAcquire(now, cost, capacity);
+    pacer.update(now, pace.refillPerWindow(), pace.burst());
+    if (!pacer.isOn()) {
+      return window.tryAcquire(now, cost, capacity);
+    }
+    if (!pacer.fits(now, cost)) {
+      return REFUSED;
+    }
+    pacer.take(now, cost);
+    // Charged to the window too, uncapped: should the burst be removed, the count carries on.
+    return window.charge(now, cost);
   }
 
   /**
    * Counts {@code cost} as demand without charging it and says how long until it would fit
-   * {@code capacity}; {@code 0} if it fits now.
+   * {@code capacity} (and the pace); {@code 0} if it fits now.
    */
-  synchronized long demandAndWait(long now, long cost, double capacity) {
+  synchronized long demandAndWait(long now, long cost, double capacity, Pace pace) {
     demand += cost;
-    return window.nanosUntilUsageAtMost(now, capacity - cost);
+    return waitFor(now, cost, capacity, pace);
   }
 
-  /** How long until {@code cost} would fit {@code capacity}, without counting demand. */
-  synchronized long nanosUntilFits(long now, long cost, double capacity) {
+  /** How long until {@code cost} would fit, without counting demand. */
+  synchronized long nanosUntilFits(long now, long cost, double capacity, Pace pace) {
+    return waitFor(now, cost, capacity, pace);
+  }
+
+  @GuardedBy("this")
+  private long waitFor(long now, long cost, double capacity, Pace pace) {
+    pacer.update(now, pace.refillPerWindow(), pace.burst());
+    if (pacer.isOn()) {
+      return pacer.nanosUntilFits(now, cost);
+    }
     return window.nanosUntilUsageAtMost(now, capacity - cost);
   }
 
   /** Gives back units of a reservation charged to {@code slot}. */
   synchronized void refund(long now, long slot, long amount) {
     window.refund(now, slot, amount);
+    pacer.giveBack(now, amount);
   }
 
   /** Charges units beyond a reservation to the current slot; {@link #EVICTED} if swept. */
@@ -95,6 +124,7 @@ final class BucketState {
       return EVICTED;
     }
     demand += amount;
+    pacer.take(now, amount);
     return window.charge(now, amount);
   }
 
@@ -105,6 +135,13 @@ final class BucketState {
 
   synchronized double usage(long now) {
     return window.usage(now);
+  }
+
+  /**
+   * The share a paced limit refills at, as of its last admission; -1 if the limit does not pace.
+   */
+  synchronized double pacedCapacity() {
+    return pacer.isOn() ? pacer.refillPerWindow() : -1;
   }
 
   /** Returns and resets the demand counted since the last call. Lease lane. */
@@ -119,7 +156,7 @@ final class BucketState {
    * charging call answers {@link #EVICTED}. Lease lane.
    */
   synchronized boolean evictIfIdle(long now) {
-    if (demand != 0 || !window.isEmpty(now)) {
+    if (demand != 0 || !window.isEmpty(now) || !pacer.isFull(now)) {
       return false;
     }
     evicted = true;
@@ -133,6 +170,14 @@ final class BucketState {
   /** Installs a lease, or clears it with null. Lease lane. */
   void lease(@Nullable Lease lease) {
     this.lease = lease;
+  }
+
+  /**
+   * How a paced limit's bucket behaves on this node: {@code burst} units at most, refilled at
+   * {@code refillPerWindow}; a burst of 0 does not pace. See {@link LimitBucket#paceFor}.
+   */
+  record Pace(double refillPerWindow, double burst) {
+    static final Pace NONE = new Pace(0, 0);
   }
 
   /** A share of the limit granted by the control plane until {@code expiresAtNanos}. */

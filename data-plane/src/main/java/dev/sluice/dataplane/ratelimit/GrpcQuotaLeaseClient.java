@@ -130,20 +130,23 @@ final class GrpcQuotaLeaseClient implements QuotaLeaseClient {
         continue;
       }
       QuotaBucket bucket = state.id.toProto();
-      // What this node holds: its lease, or more if it has already used more in the window (a
-      // share that shrank, a static share, debt): used units stay used until they age out, so the
-      // allocator must not hand them to another node before then.
-      double used = state.usage(now);
-      double has = Math.max(leased ? lease.granted() : 0, used);
-      // Used apart from has: the allocator leases a node its usage plus a short horizon of its
-      // demand, so what a node holds beyond that can go to nodes that want more.
-      demands.add(
-          QuotaDemand.newBuilder()
-              .setBucket(bucket)
-              .setWants(wants)
-              .setHas(has)
-              .setUsed(used)
-              .build());
+      QuotaDemand.Builder demand = QuotaDemand.newBuilder().setBucket(bucket).setWants(wants);
+      double pace = state.pacedCapacity();
+      if (pace >= 0) {
+        // A paced limit admits at the rate of its share, whatever its window holds: it holds the
+        // share it paces at (lease or static), and reports no usage, so that the allocator
+        // divides by demand rates (QuotaDemand.used: absent).
+        demand.setHas(pace);
+      } else {
+        // What this node holds: its lease, or more if it has already used more in the window (a
+        // share that shrank, a static share, debt): used units stay used until they age out, so
+        // the allocator must not hand them to another node before then. Used apart from has:
+        // the allocator leases a node its usage plus a short horizon of its demand, so what a
+        // node holds beyond that can go to nodes that want more.
+        double used = state.usage(now);
+        demand.setHas(Math.max(leased ? lease.granted() : 0, used)).setUsed(used);
+      }
+      demands.add(demand.build());
       reported.put(bucket, state);
       state.lastReportedWants = wants;
     }
@@ -284,10 +287,21 @@ final class GrpcQuotaLeaseClient implements QuotaLeaseClient {
     state.lastDrainNanos = now;
     double windowSeconds = state.id.windowNanos() / 1e9;
     if (Double.isNaN(state.demandRate)) {
-      state.demandRate = Math.max(0, drained / (Math.max(elapsed, refreshNanos) / 1e9));
+      double seconds = Math.max(elapsed, refreshNanos) / 1e9;
+      state.demandRate = Math.max(0, drained / seconds);
+      state.demandSeconds = seconds;
     } else if (elapsed > 0) {
       double seconds = elapsed / 1e9;
+      state.demandSeconds += seconds;
       double alpha = 1 - Math.exp(-seconds / timeConstantSeconds(state.id.windowNanos()));
+      if (state.pacedCapacity() >= 0) {
+        // A paced limit is leased its demand rate, so until a time constant has passed use the
+        // plain mean of everything measured so far: an exponential average seeded with the first
+        // second carries that second's noise (a few random arrivals) for a whole time constant,
+        // and a lease sized by it is wasted. (An unpaced limit is leased its usage plus a few
+        // seconds of demand, where an early overestimate only adds headroom.)
+        alpha = Math.max(alpha, seconds / state.demandSeconds);
+      }
       state.demandRate = Math.max(0, state.demandRate + alpha * (drained / seconds - state.demandRate));
     }
     double wants = state.demandRate * windowSeconds;

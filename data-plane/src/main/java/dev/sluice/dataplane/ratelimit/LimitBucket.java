@@ -21,11 +21,17 @@ import org.jspecify.annotations.Nullable;
 public final class LimitBucket {
   private final BucketId id;
   private final long amount;
+  private final long burst;
   private final boolean shadow;
 
   LimitBucket(BucketId id, long amount, boolean shadow) {
+    this(id, amount, 0, shadow);
+  }
+
+  LimitBucket(BucketId id, long amount, long burst, boolean shadow) {
     this.id = requireNonNull(id, "id");
     this.amount = amount;
+    this.burst = burst;
     this.shadow = shadow;
   }
 
@@ -52,6 +58,29 @@ public final class LimitBucket {
   /** Units allowed per window, fleet-wide. */
   public long amount() {
     return amount;
+  }
+
+  /** Most units admitted at once, fleet-wide; 0 when the limit does not pace. */
+  public long burst() {
+    return burst;
+  }
+
+  /**
+   * How this node paces a share of {@code capacity} units per window: a bucket refilled at the
+   * share, holding the configured burst (at most the share); {@link BucketState.Pace#NONE} when
+   * the limit does not pace.
+   *
+   * <p>The burst is not scaled down with the share: a node leased about its arrival rate needs
+   * the whole burst to absorb the clumps of its own random arrivals (scaled, the quiet nodes of a
+   * skewed fleet refuse a large part of them and leave their share unused), and a node whose
+   * bucket cannot hold a few requests' reservations loses the refunds it gets back while full.
+   * The price is the fleet's bound: every node may spend a full bucket in the same window.
+   */
+  BucketState.Pace paceFor(double capacity) {
+    if (burst <= 0) {
+      return BucketState.Pace.NONE;
+    }
+    return new BucketState.Pace(capacity, Math.min(burst, capacity));
   }
 
   /** The window the amount applies to. */
@@ -131,6 +160,7 @@ public final class LimitBucket {
     return o instanceof LimitBucket other
         && id.equals(other.id)
         && amount == other.amount
+        && burst == other.burst
         && shadow == other.shadow;
   }
 
@@ -145,6 +175,7 @@ public final class LimitBucket {
         .add("subject", subject())
         .add("metric", id.metric())
         .add("amount", amount)
+        .add("burst", burst)
         .add("window", window())
         .add("shadow", shadow)
         .toString();

@@ -125,6 +125,10 @@ public final class RateLimitTable {
       if (limit.getAmount() <= 0) {
         errors.add(field + ".amount: " + limit.getAmount() + " (expected: > 0)");
       }
+      if (limit.getBurst() < 0 || limit.getBurst() > Math.max(0, limit.getAmount())) {
+        errors.add(
+            field + ".burst: " + limit.getBurst() + " (expected: 0 to amount, " + limit.getAmount() + ")");
+      }
       Duration window =
           limit.hasWindow() ? Duration.ofNanos(Durations.toNanos(limit.getWindow())) : null;
       if (window == null || !WINDOWS.contains(window)) {
@@ -145,7 +149,13 @@ public final class RateLimitTable {
         policy.getName(),
         dimensions.toArray(new RateLimitDimension[0]),
         limits.stream()
-            .map(l -> new CompiledLimit(l.getMetric(), l.getAmount(), Durations.toNanos(l.getWindow())))
+            .map(
+                l ->
+                    new CompiledLimit(
+                        l.getMetric(),
+                        l.getAmount(),
+                        l.getBurst(),
+                        Durations.toNanos(l.getWindow())))
             .toArray(CompiledLimit[]::new),
         policy.getMode() == RateLimitMode.RATE_LIMIT_MODE_SHADOW);
   }
@@ -231,7 +241,8 @@ public final class RateLimitTable {
     return "RateLimitTable" + policies.keySet();
   }
 
-  private record CompiledLimit(RateLimitMetric metric, long amount, long windowNanos) {}
+  private record CompiledLimit(
+      RateLimitMetric metric, long amount, long burst, long windowNanos) {}
 
   private static final class CompiledPolicy {
     private final String name;
@@ -258,7 +269,10 @@ public final class RateLimitTable {
         CompiledLimit limit = limits[i];
         out.add(
             new LimitBucket(
-                new BucketId(name, i, key, limit.metric, limit.windowNanos), limit.amount, shadow));
+                new BucketId(name, i, key, limit.metric, limit.windowNanos),
+                limit.amount,
+                limit.burst,
+                shadow));
       }
     }
 

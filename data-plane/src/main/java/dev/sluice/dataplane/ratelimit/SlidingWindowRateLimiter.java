@@ -74,7 +74,8 @@ final class SlidingWindowRateLimiter implements RateLimiter {
       long slot;
       do {
         state = stateFor(bucket.id(), now);
-        slot = state.tryAcquire(now, cost, state.capacity(now, bucket.amount(), fraction));
+        double capacity = state.capacity(now, bucket.amount(), fraction);
+        slot = state.tryAcquire(now, cost, capacity, bucket.paceFor(capacity));
       } while (slot == BucketState.EVICTED);
       if (slot != BucketState.REFUSED) {
         charged[i] = state;
@@ -110,10 +111,11 @@ final class SlidingWindowRateLimiter implements RateLimiter {
       long cost = bucket.reservationFor(ctx);
       BucketState state = stateFor(bucket.id(), now);
       double capacity = state.capacity(now, bucket.amount(), fraction);
+      BucketState.Pace pace = bucket.paceFor(capacity);
       long wait =
           i == first
-              ? state.nanosUntilFits(now, cost, capacity)
-              : state.demandAndWait(now, cost, capacity);
+              ? state.nanosUntilFits(now, cost, capacity, pace)
+              : state.demandAndWait(now, cost, capacity, pace);
       if (i > first && wait == 0 && cost <= capacity) {
         continue;
       }

@@ -169,6 +169,12 @@ class RateLimitTableTest {
             policy("p", List.of(), requests(0, MINUTE)),
             "rate_limit_policies[p].limits[0].amount: 0 (expected: > 0)"),
         Arguments.of(
+            policy("p", List.of(), ok.toBuilder().setBurst(6).build()),
+            "rate_limit_policies[p].limits[0].burst: 6 (expected: 0 to amount, 5)"),
+        Arguments.of(
+            policy("p", List.of(), ok.toBuilder().setBurst(-1).build()),
+            "rate_limit_policies[p].limits[0].burst: -1"),
+        Arguments.of(
             policy("p", List.of(), requests(5, Duration.ofSeconds(5))),
             "rate_limit_policies[p].limits[0].window: PT5S (expected: 1s, 1m, 1h or 1d)"),
         Arguments.of(

@@ -548,6 +548,126 @@ class RateLimiterTest {
     }
   }
 
+  @Nested
+  class Pacing {
+    private RateLimitPolicy paced(long amount, long burst) {
+      return policy(
+          "gold",
+          List.of(),
+          requests(amount, MINUTE).toBuilder().setBurst(burst).build());
+    }
+
+    @Test
+    void aPacedLimitAdmitsItsBurstAtOnceThenOneRequestPerRefill() {
+      policies(paced(600, 12));
+      for (int i = 0; i < 12; i++) {
+        limiter.admit(request().build()).orThrow();
+      }
+
+      Admission refused = limiter.admit(request().build());
+
+      assertThat(refused.isAdmitted()).isFalse();
+      // 600 a minute refill one request every 100 ms.
+      RetryInfo retry = (RetryInfo) refused.refusal().details().get(1);
+      assertThat(Durations.toMillis(retry.getRetryDelay())).isEqualTo(100);
+      ticker.advance(Duration.ofMillis(99));
+      assertThat(limiter.admit(request().build()).isAdmitted()).isFalse();
+      ticker.advance(Duration.ofMillis(1));
+      assertThat(limiter.admit(request().build()).isAdmitted()).isTrue();
+      assertThat(limiter.admit(request().build()).isAdmitted()).isFalse();
+    }
+
+    @Test
+    void underSustainedOverloadAPacedLimitAdmitsEvenlyAndTheAmountGiveOrTakeTheBurstPerMinute() {
+      policies(paced(600, 12));
+      long[] perSecond = new long[180];
+      // Forty requests a second, four times the limit, for three minutes.
+      for (int tick = 0; tick < 180 * 40; tick++) {
+        if (limiter.admit(request().build()).isAdmitted()) {
+          perSecond[tick / 40]++;
+        }
+        ticker.advance(Duration.ofMillis(25));
+      }
+
+      for (int second = 1; second < 180; second++) {
+        assertThat(perSecond[second]).as("admitted in second %s", second).isBetween(9L, 11L);
+      }
+      for (int from = 0; from + 60 <= 180; from++) {
+        long window = 0;
+        for (int second = from; second < from + 60; second++) {
+          window += perSecond[second];
+        }
+        // The first minute also spends the full bucket it started with.
+        assertThat(window).as("admitted in the minute from second %s", from).isBetween(588L, 612L);
+      }
+    }
+
+    @Test
+    void aRequestLargerThanTheBurstWaitsForAFullBucketAndLeavesItInDebt() {
+      policies(
+          policy(
+              "gold",
+              List.of(),
+              totalTokens(6_000, MINUTE).toBuilder().setBurst(100).build()));
+      RequestQuotaContext large = request().estimatedInputTokens(150).maxOutputTokens(50).build();
+
+      limiter.admit(large).orThrow();
+
+      // 200 tokens out of a full bucket of 100 leave it 100 in debt: 200 tokens of refill, at
+      // 100 a second, before the next large request fits a full bucket again.
+      Admission refused = limiter.admit(large);
+      RetryInfo retry = (RetryInfo) refused.refusal().details().get(1);
+      assertThat(Durations.toMillis(retry.getRetryDelay())).isEqualTo(2_000);
+      ticker.advance(Duration.ofMillis(1_999));
+      assertThat(limiter.admit(large).isAdmitted()).isFalse();
+      ticker.advance(Duration.ofMillis(1));
+      assertThat(limiter.admit(large).isAdmitted()).isTrue();
+    }
+
+    @Test
+    void whatASettledCallDidNotUseGoesBackIntoTheBucket() {
+      policies(
+          policy(
+              "gold",
+              List.of(),
+              totalTokens(6_000, MINUTE).toBuilder().setBurst(100).build()));
+      RequestQuotaContext ctx = request().estimatedInputTokens(20).maxOutputTokens(80).build();
+      Admission first = limiter.admit(ctx);
+      assertThat(limiter.admit(ctx).isAdmitted()).isFalse();
+
+      first.reservation().settle(usage(20, 10));
+
+      assertThat(limiter.admit(ctx).isAdmitted()).as("70 tokens back, then 100 fit").isFalse();
+      ticker.advance(Duration.ofMillis(300));
+      assertThat(limiter.admit(ctx).isAdmitted()).isTrue();
+    }
+
+    @Test
+    void aLimitWithoutABurstDoesNotPace() {
+      policies(paced(600, 0));
+
+      for (int i = 0; i < 600; i++) {
+        limiter.admit(request().build()).orThrow();
+      }
+      assertThat(limiter.admit(request().build()).isAdmitted()).isFalse();
+    }
+
+    @Test
+    void addingABurstToALimitInUsePacesItFromAFullBucket() {
+      policies(paced(600, 0));
+      for (int i = 0; i < 100; i++) {
+        limiter.admit(request().build()).orThrow();
+      }
+
+      policies(paced(600, 5));
+
+      for (int i = 0; i < 5; i++) {
+        limiter.admit(request().build()).orThrow();
+      }
+      assertThat(limiter.admit(request().build()).isAdmitted()).isFalse();
+    }
+  }
+
   @Test
   void aLimitWhoseWindowChangesStartsCountingAfresh() {
     policies(policy("gold", List.of(), requests(1, MINUTE)));

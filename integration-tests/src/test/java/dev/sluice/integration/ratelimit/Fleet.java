@@ -79,13 +79,23 @@ final class Fleet {
   }
 
   Fleet(Workload workload) {
+    this(workload, 0);
+  }
+
+  /**
+   * A fleet whose limits pace with a burst of {@code burstFraction} of their amount ({@code
+   * RateLimit.burst}); 0 for limits that do not pace.
+   */
+  Fleet(Workload workload, double burstFraction) {
     this.workload = workload;
     RateLimitPolicy policy =
         RateLimitPolicy.newBuilder()
             .setName("fleet")
             .addDimensions(RateLimitDimension.RATE_LIMIT_DIMENSION_CONSUMER)
-            .addLimits(limit(RateLimitMetric.RATE_LIMIT_METRIC_REQUESTS, REQUESTS_PER_MINUTE))
-            .addLimits(limit(RateLimitMetric.RATE_LIMIT_METRIC_TOTAL_TOKENS, TOKENS_PER_MINUTE))
+            .addLimits(
+                limit(RateLimitMetric.RATE_LIMIT_METRIC_REQUESTS, REQUESTS_PER_MINUTE, burstFraction))
+            .addLimits(
+                limit(RateLimitMetric.RATE_LIMIT_METRIC_TOTAL_TOKENS, TOKENS_PER_MINUTE, burstFraction))
             .build();
     this.table = RateLimitTable.compile(List.of(policy));
     allocator.apply(List.of(policy));
@@ -93,10 +103,11 @@ final class Fleet {
     this.central = new Central();
   }
 
-  private static RateLimit limit(RateLimitMetric metric, long amount) {
+  private static RateLimit limit(RateLimitMetric metric, long amount, double burstFraction) {
     return RateLimit.newBuilder()
         .setMetric(metric)
         .setAmount(amount)
+        .setBurst(Math.round(amount * burstFraction))
         .setWindow(Durations.fromNanos(MINUTE.toNanos()))
         .build();
   }
