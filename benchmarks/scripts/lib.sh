@@ -115,6 +115,52 @@ start_upstream() { # sets UPSTREAM_PID, UPSTREAM_PORT
   log "fake upstream pid $UPSTREAM_PID at $UPSTREAM"
 }
 
+start_static_upstream() { # sets STATIC_UPSTREAM, STATIC_PID: nginx answering every POST with the
+  # fake upstream's own unary reply (captured from it, byte for byte), one worker on UPSTREAM_CPU.
+  require_cmd nginx "apt-get install -y nginx"
+  local body port
+  body=$(curl -sf -X POST -H 'content-type: application/json' \
+    -d '{"model":"bench","messages":[{"role":"user","content":"Hello"}],"max_tokens":16}' \
+    "$UPSTREAM/v1/chat/completions") || die "could not capture the fake upstream's reply"
+  [[ $body != *"'"* ]] || die "the captured reply has a single quote; nginx's return cannot hold it"
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p "$OUT/nginx"
+  cat > "$OUT/nginx/nginx.conf" <<NGINX
+daemon off;
+master_process off;
+worker_processes 1;
+pid $OUT/nginx/nginx.pid;
+error_log $OUT/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $OUT/nginx/body;
+  proxy_temp_path $OUT/nginx/proxy;
+  fastcgi_temp_path $OUT/nginx/fastcgi;
+  uwsgi_temp_path $OUT/nginx/uwsgi;
+  scgi_temp_path $OUT/nginx/scgi;
+  keepalive_requests 100000000;
+  keepalive_timeout 600s;
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      default_type application/json;
+      return 200 '$body';
+    }
+  }
+}
+NGINX
+  start_bg nginx "$UPSTREAM_CPU" nginx -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf"
+  STATIC_PID=$LAST_PID
+  STATIC_UPSTREAM="http://127.0.0.1:$port"
+  local i
+  for i in $(seq 50); do
+    curl -sf -X POST -d '{}' "$STATIC_UPSTREAM/v1/chat/completions" > /dev/null && break
+    sleep 0.1
+  done
+  log "static upstream (nginx) pid $STATIC_PID at $STATIC_UPSTREAM"
+}
+
 run_fg() { # logfile cmd... : runs cmd in the background and waits for it, so that the trap can
   # stop it on INT/TERM (bash runs traps only between foreground commands); output appended to logfile
   # and shown on stderr. Returns the command's exit status.

@@ -25,6 +25,11 @@
 # GRPC_CLIENT=grpc-java reproduces runs made before the raw client existed.
 # CPU per call / per token comes from /proc/PID/stat of the gateway over each measurement window.
 # Results: $OUT/results.jsonl (one JSON line per run), $OUT/summary.txt, logs; summary printed at the end.
+# UNARY_UPSTREAM=nginx serves the unary phases (sat, half) from nginx answering every call with the fake
+# upstream's own reply (model bench-static; needs apt-get install -y nginx): the fake upstream costs about
+# as much CPU per call as the gateway, and at half the gateway's saturation it and the load generator leave
+# their shared core no headroom, so the half figure measured their queueing. Stream phases always use the
+# fake upstream.
 # Prerequisites: JDK 17, taskset, curl; the benchmarks jar (mvn -B -ntp -pl benchmarks -am package -DskipTests).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -47,6 +52,7 @@ GRPC_CLIENT=${GRPC_CLIENT:-raw}          # raw | grpc-java: the gRPC client of t
 STREAM_CLIENT=${STREAM_CLIENT:-grpc-java} # raw | grpc-java: the gRPC client of the stream phases
 AUTH=${AUTH:-none}                       # none | api-key (adds the auth + access checks to every call)
 GW_JVM_OPTS=${GW_JVM_OPTS:-"-Xms256m -Xmx1g"}
+UNARY_UPSTREAM=${UNARY_UPSTREAM:-fake}   # fake | nginx: the upstream of the unary phases (sat, half)
 
 has() { [[ " $PHASES " == *" $1 "* ]]; }
 
@@ -56,6 +62,21 @@ bench_init
   echo "grpc clients: unary $GRPC_CLIENT, streams $STREAM_CLIENT"; } >> "$OUT/env.txt"
 
 start_upstream
+STATIC_ARGS=()
+UNARY_MODEL=bench
+UNARY_DIRECT="$UPSTREAM/v1"
+UNARY_UP_PID=$UPSTREAM_PID
+if [[ $UNARY_UPSTREAM == nginx ]]; then
+  # The fake upstream costs about as much per call as the gateway; at half the gateway's saturation
+  # it and the load generator together need most of their core, and the half figure then measures
+  # their queueing. nginx serving the same reply costs a fraction of that.
+  start_static_upstream
+  STATIC_ARGS=(--static-upstream "$STATIC_UPSTREAM")
+  UNARY_MODEL=bench-static
+  UNARY_DIRECT="$STATIC_UPSTREAM/v1"
+  UNARY_UP_PID=$STATIC_PID
+fi
+echo "unary upstream: $UNARY_UPSTREAM ($UNARY_DIRECT)" >> "$OUT/env.txt"
 
 # Paced models the gateway must know: every delay used by the paced and open phases.
 delays=$(for spec in $PACED; do echo "${spec#*:}"; done; echo "$OPEN_DELAY_MS")
@@ -64,7 +85,7 @@ rm -f "$OUT/gateway.port" "$OUT/gateway.key"
 # shellcheck disable=SC2086
 start_bg gateway "$GW_CPU" java $GW_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.gateway.BenchGateway \
   --upstream "$UPSTREAM" --port-file "$OUT/gateway.port" --paced-delays "$delays" \
-  --auth "$AUTH" --api-key-file "$OUT/gateway.key" --max-time 3h
+  --auth "$AUTH" --api-key-file "$OUT/gateway.key" --max-time 3h "${STATIC_ARGS[@]}"
 GW_PID=$LAST_PID
 wait_file "$OUT/gateway.port" "$GW_PID" 90
 GW="grpc://127.0.0.1:$(cat "$OUT/gateway.port")"
@@ -79,12 +100,14 @@ UNARY=(--client "$GRPC_CLIENT")
 STREAMS=(--client "$STREAM_CLIENT")
 WATCH_GW=(--watch "gateway=$GW_PID" --watch "upstream=$UPSTREAM_PID")
 WATCH_UP=(--watch "upstream=$UPSTREAM_PID")
+UNARY_GW=(--model "$UNARY_MODEL" --watch "gateway=$GW_PID" --watch "upstream=$UNARY_UP_PID")
+UNARY_UP=(--watch "upstream=$UNARY_UP_PID")
 
 log "JIT warm-up of the gateway: unary and streams, ${GW_WARM}s each (not recorded)"
 : > "$OUT/warmup.log"
 # shellcheck disable=SC2086
 run_fg "$OUT/warmup.log" taskset -c "$LOAD_CPU" java $LOAD_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.load.LoadGen \
-  --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode closed --concurrency 32 --warmup 0s --duration "${GW_WARM}s" --label warm-unary || true
+  --url "$GW" "${KEY[@]}" "${UNARY[@]}" --model "$UNARY_MODEL" --mode closed --concurrency 32 --warmup 0s --duration "${GW_WARM}s" --label warm-unary || true
 # shellcheck disable=SC2086
 run_fg "$OUT/warmup.log" taskset -c "$LOAD_CPU" java $LOAD_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.load.LoadGen \
   --url "$GW" "${KEY[@]}" "${STREAMS[@]}" --call stream --max-tokens 200 --mode closed --concurrency 16 --warmup 0s \
@@ -94,8 +117,8 @@ best=0
 if has sat; then
   for c in $SAT_CONCURRENCY; do
     log "saturation, unary chat, $c workers"
-    loadgen --label "sat-c$c.sluice" --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode closed --concurrency "$c" "${W[@]}" "${WATCH_GW[@]}"
-    loadgen --label "sat-c$c.direct" --url "$UPSTREAM/v1" --mode closed --concurrency "$c" "${W[@]}" "${WATCH_UP[@]}"
+    loadgen --label "sat-c$c.sluice" --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode closed --concurrency "$c" "${W[@]}" "${UNARY_GW[@]}"
+    loadgen --label "sat-c$c.direct" --url "$UNARY_DIRECT" --mode closed --concurrency "$c" "${W[@]}" "${UNARY_UP[@]}"
     t=$(throughput_of "sat-c$c.sluice"); (( t > best )) && best=$t
   done
 fi
@@ -110,12 +133,12 @@ if has half; then
   for warm_rate in $((rate / 4)) $((rate / 2)); do
     # shellcheck disable=SC2086
     run_fg "$OUT/warmup.log" taskset -c "$LOAD_CPU" java $LOAD_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.load.LoadGen \
-      --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode open --rate "$warm_rate" --warmup 0s --duration "${GW_WARM}s" \
+      --url "$GW" "${KEY[@]}" "${UNARY[@]}" --model "$UNARY_MODEL" --mode open --rate "$warm_rate" --warmup 0s --duration "${GW_WARM}s" \
       --label "warm-open-$warm_rate" || true
   done
   log "added latency: open loop at $rate/s (half of $best/s)"
-  loadgen --label half.sluice --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode open --rate "$rate" "${W[@]}" "${WATCH_GW[@]}"
-  loadgen --label half.direct --url "$UPSTREAM/v1" --mode open --rate "$rate" "${W[@]}" "${WATCH_UP[@]}"
+  loadgen --label half.sluice --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode open --rate "$rate" "${W[@]}" "${UNARY_GW[@]}"
+  loadgen --label half.direct --url "$UNARY_DIRECT" --mode open --rate "$rate" "${W[@]}" "${UNARY_UP[@]}"
 fi
 
 if has burst; then

@@ -3,6 +3,7 @@ package dev.sluice.launcher;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import dev.sluice.client.SluiceException;
+import dev.sluice.dataplane.NettyProcessDefaults;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -14,6 +15,7 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) {
+    NettyProcessDefaults.apply();
     PrintWriter out = new PrintWriter(System.out, true, UTF_8);
     PrintWriter err = new PrintWriter(System.err, true, UTF_8);
     int exitCode = run(out, err, args);

@@ -18,6 +18,7 @@ import dev.sluice.config.v1.Resource;
 import dev.sluice.controlplane.ControlPlane;
 import dev.sluice.controlplane.store.ConfigStore;
 import dev.sluice.dataplane.DataPlane;
+import dev.sluice.dataplane.NettyProcessDefaults;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.NettyChannelBuilder;
@@ -51,7 +52,11 @@ import picocli.CommandLine.Option;
  *   <li>{@code bench-d<ms>} for each {@code --paced-delays} value: the same upstream through its
  *       {@code /d/<ms>} prefix, one token every {@code ms} milliseconds;
  *   <li>{@code bench-mock}: the data plane's built-in MOCK backend, no upstream at all (the
- *       gateway's own cost, for reference).
+ *       gateway's own cost, for reference);
+ *   <li>{@code bench-static}, with {@code --static-upstream}: an upstream that answers every call
+ *       with the same completion (nginx, a fraction of the fake upstream's CPU per call, which
+ *       leaves the core it shares with the load generator free enough for open-loop latency at
+ *       half the gateway's saturation).
  * </ul>
  *
  * <p>The control plane idles once the config is applied; the data plane serves it as in production
@@ -72,6 +77,13 @@ public final class BenchGateway implements Callable<Integer> {
       required = true,
       description = "Fake upstream base URL without /v1, e.g. http://127.0.0.1:9001.")
   String upstream = "";
+
+  @Option(
+      names = "--static-upstream",
+      description =
+          "Base URL (without /v1) of an upstream that answers every chat call with the same"
+              + " completion, such as nginx serving the fake upstream's reply: model bench-static.")
+  String staticUpstream = "";
 
   @Option(
       names = "--port",
@@ -114,6 +126,8 @@ public final class BenchGateway implements Callable<Integer> {
   Duration maxTime = Duration.ofHours(2);
 
   public static void main(String[] args) {
+    // As bin/sluice does: the gateway under test runs with the launcher's process defaults.
+    NettyProcessDefaults.apply();
     System.exit(new CommandLine(new BenchGateway()).execute(args));
   }
 
@@ -238,6 +252,13 @@ public final class BenchGateway implements Callable<Integer> {
       addModel(req, "bench", openAiCompatible("upstream", base + "/v1"));
       for (int d : pacedDelays) {
         addModel(req, "bench-d" + d, openAiCompatible("upstream-d" + d, base + "/d/" + d + "/v1"));
+      }
+      if (!staticUpstream.isEmpty()) {
+        String fixed =
+            staticUpstream.endsWith("/")
+                ? staticUpstream.substring(0, staticUpstream.length() - 1)
+                : staticUpstream;
+        addModel(req, "bench-static", openAiCompatible("upstream-static", fixed + "/v1"));
       }
       addModel(
           req,
