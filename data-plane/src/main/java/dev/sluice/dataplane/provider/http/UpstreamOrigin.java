@@ -19,6 +19,8 @@ public final class UpstreamOrigin {
   private final String serverName;
   private final boolean http2PriorKnowledge;
   private final AsciiString hostHeader;
+  /** Computed once: pools look an origin up on every request and every release. */
+  private final int hash;
 
   private UpstreamOrigin(
       String host,
@@ -37,6 +39,9 @@ public final class UpstreamOrigin {
     boolean defaultPort = sslContext == null ? port == 80 : port == 443;
     String h = host.indexOf(':') >= 0 ? "[" + host + "]" : host;
     this.hostHeader = new AsciiString(defaultPort ? h : h + ":" + port);
+    this.hash =
+        Objects.hash(
+            host, port, System.identityHashCode(sslContext), serverName, http2PriorKnowledge);
   }
 
   /** A plaintext ({@code http}) origin spoken to in HTTP/1.1. */
@@ -104,8 +109,7 @@ public final class UpstreamOrigin {
 
   @Override
   public int hashCode() {
-    return Objects.hash(
-        host, port, System.identityHashCode(sslContext), serverName, http2PriorKnowledge);
+    return hash;
   }
 
   @Override
