@@ -9,7 +9,9 @@
 #   - Debian/Ubuntu packages: protobuf-compiler (protoc) + protobuf-compiler-grpc
 #     (grpc_python_plugin). Debian 12's python3-grpc-tools bundles protoc 3.5 and cannot be used.
 # The first one found is used. google/rpc (to decode error details) is generated too when the
-# proto module has been built (it unpacks those files into proto/target/third-party-protos).
+# proto module has been built (it unpacks those files into proto/target/third-party-protos), and
+# protoc then finds google/protobuf/*.proto in proto/target/well-known-protos; without a build,
+# in libprotobuf-dev's /usr/include or a grpc_tools installation.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -41,8 +43,11 @@ if "$python" -c 'import grpc_tools.protoc' 2>/dev/null \
     --python_out="$out" --grpc_python_out="$out" "${protos[@]}"
 elif command -v protoc >/dev/null && command -v grpc_python_plugin >/dev/null \
     && recent_enough protoc; then
-  # google/protobuf/*.proto: from libprotobuf-dev, else from any grpc_tools installation.
-  if [[ ! -f /usr/include/google/protobuf/struct.proto ]]; then
+  # google/protobuf/*.proto: from the proto module's build, else libprotobuf-dev, else any
+  # grpc_tools installation.
+  if [[ -f "$root/proto/target/well-known-protos/google/protobuf/struct.proto" ]]; then
+    includes+=(-I "$root/proto/target/well-known-protos")
+  elif [[ ! -f /usr/include/google/protobuf/struct.proto ]]; then
     wkt="$("$python" -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))' 2>/dev/null || true)"
     if [[ -n "$wkt" && -f "$wkt/google/protobuf/struct.proto" ]]; then
       includes+=(-I "$wkt")

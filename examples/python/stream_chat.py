@@ -40,7 +40,12 @@ def main(argv=None):
     api_key = os.environ.get("SLUICE_API_KEY", "")
 
     sys.path.insert(0, args.stubs)
-    import grpc
+    try:
+        import grpc
+    except ImportError:
+        sys.exit(f"error: {sys.executable} has no grpc module; install python3-grpcio (Debian/Ubuntu, "
+                 "then run /usr/bin/python3) or pip install grpcio, and run this script with that "
+                 "python3")
     try:
         from sluice.inference.v1 import chat_pb2
         from sluice.inference.v1 import content_pb2
