@@ -62,7 +62,7 @@ bench_init
   echo "grpc clients: unary $GRPC_CLIENT, streams $STREAM_CLIENT"; } >> "$OUT/env.txt"
 
 start_upstream
-STATIC_ARGS=()
+GW_EXTRA_ARGS=()
 UNARY_MODEL=bench
 UNARY_DIRECT="$UPSTREAM/v1"
 UNARY_UP_PID=$UPSTREAM_PID
@@ -71,7 +71,7 @@ if [[ $UNARY_UPSTREAM == nginx ]]; then
   # it and the load generator together need most of their core, and the half figure then measures
   # their queueing. nginx serving the same reply costs a fraction of that.
   start_static_upstream
-  STATIC_ARGS=(--static-upstream "$STATIC_UPSTREAM")
+  GW_EXTRA_ARGS+=(--static-upstream "$STATIC_UPSTREAM")
   UNARY_MODEL=bench-static
   UNARY_DIRECT="$STATIC_UPSTREAM/v1"
   UNARY_UP_PID=$STATIC_PID
@@ -85,7 +85,7 @@ rm -f "$OUT/gateway.port" "$OUT/gateway.key"
 # shellcheck disable=SC2086
 start_bg gateway "$GW_CPU" java $GW_JVM_OPTS -cp "$BENCH_JAR" dev.sluice.bench.gateway.BenchGateway \
   --upstream "$UPSTREAM" --port-file "$OUT/gateway.port" --paced-delays "$delays" \
-  --auth "$AUTH" --api-key-file "$OUT/gateway.key" --max-time 3h "${STATIC_ARGS[@]}"
+  --auth "$AUTH" --api-key-file "$OUT/gateway.key" --max-time 3h "${GW_EXTRA_ARGS[@]}"
 GW_PID=$LAST_PID
 wait_file "$OUT/gateway.port" "$GW_PID" 90
 GW="grpc://127.0.0.1:$(cat "$OUT/gateway.port")"

@@ -37,11 +37,20 @@ public final class ApiException extends RuntimeException {
   private final transient ImmutableList<Message> details;
 
   private ApiException(Builder b) {
-    super(b.message, b.cause);
+    // Expected outcomes (refused, not found, overloaded, ...) carry no stack trace: under overload
+    // every refusal is one of these, and filling in a stack costs microseconds of CPU exactly
+    // when it is scarce. Internal errors keep theirs, for the bug they report.
+    super(b.message, b.cause, true, hasStackTrace(b.code));
     this.code = b.code;
     this.reason = b.reason;
     this.metadata = ImmutableMap.copyOf(b.metadata);
     this.details = b.details.build();
+  }
+
+  private static boolean hasStackTrace(Status.Code code) {
+    return code == Status.Code.INTERNAL
+        || code == Status.Code.UNKNOWN
+        || code == Status.Code.DATA_LOSS;
   }
 
   /** Starts an error with the given canonical code and stable reason. */
