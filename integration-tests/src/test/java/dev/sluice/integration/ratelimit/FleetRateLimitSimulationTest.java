@@ -81,30 +81,13 @@ class FleetRateLimitSimulationTest {
   @MethodSource("skewedOverloads")
   void underSkewedPoissonOverloadEverySlidingMinuteStaysWithinTheLimitAndNearlyAsFullAsOneLimiterWouldKeepIt(
       String what, Workload workload, long limit, long otherLimit, double ofOneLimiter) {
-    Fleet fleet = new Fleet(workload);
-    fleet.runUntil(Duration.ofSeconds(10));
-    fleet.addNode("dp-a", 16);
-    SimNode quietB = fleet.addNode("dp-b", 2);
-    SimNode quietC = fleet.addNode("dp-c", 2);
-    fleet.runUntil(Duration.ofSeconds(320));
-
+    SkewedRun run = SkewedRun.of(what, workload, 0, limit, otherLimit);
+    DoubleSummaryStatistics windows = run.windows();
+    DoubleSummaryStatistics alone = run.alone();
+    DoubleSummaryStatistics other = run.other();
     boolean tokens = what.equals("tokens");
-    DoubleSummaryStatistics windows = stats(fleet.slidingWindows(20, 320, tokens, limit));
-    DoubleSummaryStatistics alone = stats(fleet.centralSlidingWindows(20, 320, tokens, limit));
-    DoubleSummaryStatistics other = stats(fleet.slidingWindows(20, 320, !tokens, otherLimit));
-    System.out.printf(
-        "%s: admitted / limit over %d sliding windows: fleet min %.3f max %.3f mean %.3f;"
-            + " one limiter alone min %.3f max %.3f mean %.3f; quiet nodes refused %d and %d%n",
-        what,
-        windows.getCount(),
-        windows.getMin(),
-        windows.getMax(),
-        windows.getAverage(),
-        alone.getMin(),
-        alone.getMax(),
-        alone.getAverage(),
-        quietB.refusedBetween(20, 320),
-        quietC.refusedBetween(20, 320));
+    SimNode quietB = run.quietB();
+    SimNode quietC = run.quietC();
 
     assertThat(windows.getCount()).isEqualTo(241);
     assertThat(windows.getMax()).as("the most admitted in any window").isLessThanOrEqualTo(1.05);
@@ -145,36 +128,62 @@ class FleetRateLimitSimulationTest {
   @MethodSource("pacedSkewedOverloads")
   void withPacingUnderSkewedPoissonOverloadEverySlidingMinuteAdmitsBetween95And105PercentOfTheLimit(
       String what, Workload workload, long limit, long otherLimit) {
-    Fleet fleet = new Fleet(workload, 0.02);
-    fleet.runUntil(Duration.ofSeconds(10));
-    fleet.addNode("dp-a", 16);
-    SimNode quietB = fleet.addNode("dp-b", 2);
-    SimNode quietC = fleet.addNode("dp-c", 2);
-    fleet.runUntil(Duration.ofSeconds(320));
-
-    boolean tokens = what.equals("tokens");
-    DoubleSummaryStatistics windows = stats(fleet.slidingWindows(20, 320, tokens, limit));
-    DoubleSummaryStatistics alone = stats(fleet.centralSlidingWindows(20, 320, tokens, limit));
-    DoubleSummaryStatistics other = stats(fleet.slidingWindows(20, 320, !tokens, otherLimit));
-    System.out.printf(
-        "paced %s: admitted / limit over %d sliding windows: fleet min %.3f max %.3f mean %.3f;"
-            + " one limiter alone min %.3f max %.3f mean %.3f; quiet nodes refused %d and %d%n",
-        what,
-        windows.getCount(),
-        windows.getMin(),
-        windows.getMax(),
-        windows.getAverage(),
-        alone.getMin(),
-        alone.getMax(),
-        alone.getAverage(),
-        quietB.refusedBetween(20, 320),
-        quietC.refusedBetween(20, 320));
+    SkewedRun run = SkewedRun.of(what, workload, 0.02, limit, otherLimit);
+    DoubleSummaryStatistics windows = run.windows();
+    DoubleSummaryStatistics alone = run.alone();
+    DoubleSummaryStatistics other = run.other();
 
     assertThat(windows.getCount()).isEqualTo(241);
     assertThat(windows.getMax()).as("the most admitted in any window").isLessThanOrEqualTo(1.05);
     assertThat(windows.getMin()).as("the least admitted in any window").isGreaterThanOrEqualTo(0.95);
     assertThat(alone.getMin()).as("one paced limiter's emptiest window").isGreaterThanOrEqualTo(0.97);
     assertThat(other.getMax()).as("the other limit, which does not bind").isLessThan(1);
+  }
+
+  /**
+   * The benchmark's shape on a simulated fleet: the allocator learns for 10 s, then 1,200 Poisson
+   * requests a minute arrive split 80/10/10 until 320 s; every 60 s window from 20 s on is
+   * measured, for the fleet and for one limiter offered the same requests. Prints the figures.
+   */
+  private record SkewedRun(
+      DoubleSummaryStatistics windows,
+      DoubleSummaryStatistics alone,
+      DoubleSummaryStatistics other,
+      SimNode quietB,
+      SimNode quietC) {
+    static SkewedRun of(
+        String what, Workload workload, double burstFraction, long limit, long otherLimit) {
+      Fleet fleet = new Fleet(workload, burstFraction);
+      fleet.runUntil(Duration.ofSeconds(10));
+      fleet.addNode("dp-a", 16);
+      SimNode quietB = fleet.addNode("dp-b", 2);
+      SimNode quietC = fleet.addNode("dp-c", 2);
+      fleet.runUntil(Duration.ofSeconds(320));
+
+      boolean tokens = what.equals("tokens");
+      SkewedRun run =
+          new SkewedRun(
+              stats(fleet.slidingWindows(20, 320, tokens, limit)),
+              stats(fleet.centralSlidingWindows(20, 320, tokens, limit)),
+              stats(fleet.slidingWindows(20, 320, !tokens, otherLimit)),
+              quietB,
+              quietC);
+      System.out.printf(
+          "%s%s: admitted / limit over %d sliding windows: fleet min %.3f max %.3f mean %.3f;"
+              + " one limiter alone min %.3f max %.3f mean %.3f; quiet nodes refused %d and %d%n",
+          burstFraction > 0 ? "paced " : "",
+          what,
+          run.windows.getCount(),
+          run.windows.getMin(),
+          run.windows.getMax(),
+          run.windows.getAverage(),
+          run.alone.getMin(),
+          run.alone.getMax(),
+          run.alone.getAverage(),
+          quietB.refusedBetween(20, 320),
+          quietC.refusedBetween(20, 320));
+      return run;
+    }
   }
 
   private static DoubleSummaryStatistics stats(double[] values) {
