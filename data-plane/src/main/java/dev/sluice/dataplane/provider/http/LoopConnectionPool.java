@@ -1,6 +1,7 @@
 package dev.sluice.dataplane.provider.http;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
@@ -64,6 +65,10 @@ import org.jspecify.annotations.Nullable;
  * HTTP/1.1.
  */
 final class LoopConnectionPool {
+  /** Receive buffer sizes of upstream reads: at least 2 KiB, growing to 64 KiB for bursts. */
+  private static final AdaptiveRecvByteBufAllocator RECEIVE_BUFFERS =
+      new AdaptiveRecvByteBufAllocator(2048, 2048, 64 * 1024);
+
   private final EventLoop eventLoop;
   private final Bootstrap bootstrap;
   private final HttpDecoderConfig decoderConfig;
@@ -136,6 +141,11 @@ final class LoopConnectionPool {
             .resolver(NoopAddressResolverGroup.INSTANCE)
             // Reads happen only on demand: that is how a slow consumer slows the upstream.
             .option(ChannelOption.AUTO_READ, false)
+            // Reads on demand take one buffer per read, and Netty's default guess shrinks to the
+            // size of the last reads (down to 64 bytes): with one token per read it settles just
+            // above a typical SSE event, so every slightly longer event takes two reads (two
+            // syscalls) and arrives as a line split in two. Never guess below 2 KiB.
+            .option(ChannelOption.RECVBUF_ALLOCATOR, RECEIVE_BUFFERS)
             .option(ChannelOption.TCP_NODELAY, true)
             .option(ChannelOption.SO_KEEPALIVE, true);
     if (receiveBufferBytes > 0) {
