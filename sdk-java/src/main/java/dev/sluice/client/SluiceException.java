@@ -145,6 +145,11 @@ public final class SluiceException extends RuntimeException {
     return new SluiceException(code, description, null, null, null);
   }
 
+  /** As {@link #local(Status.Code, String)}, with what led to it as the cause. */
+  static SluiceException local(Status.Code code, String description, Throwable cause) {
+    return new SluiceException(code, description, cause, null, null);
+  }
+
   /** The canonical gRPC status code. */
   public Status.Code code() {
     return code;

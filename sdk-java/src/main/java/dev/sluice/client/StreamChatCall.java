@@ -146,7 +146,7 @@ final class StreamChatCall implements ChatStream {
       // No attempt is running, so nobody else will report the outcome.
       terminate(SluiceException.local(Status.Code.CANCELLED, "Cancelled by the client"));
     } else if (call != null) {
-      // The attempt's onClose reports CANCELLED (or the outcome that won the race).
+      // The attempt's onClose reports CANCELLED, with whatever status it got as the cause.
       call.cancel("Cancelled by the client", null);
     }
   }
@@ -162,6 +162,17 @@ final class StreamChatCall implements ChatStream {
       return;
     }
     SluiceException error = SluiceException.from(status.asRuntimeException(trailers));
+    boolean cancelledByClient;
+    synchronized (lock) {
+      cancelledByClient = cancelled;
+    }
+    if (cancelledByClient) {
+      // cancel() came before the outcome was reported: the stream ends as cancelled, whatever
+      // the attempt's own status (a retryable error would otherwise have been retried; a final
+      // one raced the cancel), which stays available as the cause.
+      terminate(SluiceException.local(Status.Code.CANCELLED, "Cancelled by the client", error));
+      return;
+    }
     if (retriable && !anyEvent) {
       synchronized (lock) {
         Optional<Duration> delay =
