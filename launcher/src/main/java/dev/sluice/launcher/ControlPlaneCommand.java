@@ -139,7 +139,9 @@ final class ControlPlaneCommand implements Callable<Integer> {
     }
     Map<String, String> adminTokens = adminTokens(env, !adminCertificates.isEmpty());
     String replicaId = id != null ? id : hostName();
+    ShutdownHooks.Stopper stopper = ShutdownHooks.install();
     ConfigStore configStore = openStore(env);
+    stopper.add(configStore);
     ControlPlane controlPlane;
     try {
       ControlPlane.Builder builder =
@@ -169,6 +171,7 @@ final class ControlPlaneCommand implements Callable<Integer> {
         }
       }
       controlPlane = builder.build();
+      stopper.add(controlPlane);
       controlPlane.start();
     } catch (RuntimeException e) {
       configStore.close();
@@ -177,7 +180,7 @@ final class ControlPlaneCommand implements Callable<Integer> {
     logger.info(
         "Control plane " + replicaId + " serves admin and discovery on "
             + ListenAddress.dialable(listen, controlPlane.port()) + " with " + describe());
-    ShutdownHooks.closeOnShutdownAndWait(List.of(controlPlane, configStore));
+    stopper.awaitShutdown();
     return ExitCodes.OK;
   }
 

@@ -141,6 +141,8 @@ final class DataPlaneCommand implements Callable<Integer> {
       builder.maxConnectionAge(maxConnectionAge, maxConnectionAgeGrace);
     }
     DataPlane dataPlane = builder.build();
+    ShutdownHooks.Stopper stopper = ShutdownHooks.install();
+    stopper.add(dataPlane);
     try {
       dataPlane.start();
     } catch (Exception e) {
@@ -152,7 +154,7 @@ final class DataPlaneCommand implements Callable<Integer> {
             + ListenAddress.dialable(listen, dataPlane.port())
             + "; config from " + targets
             + (allowAnonymous ? "; anonymous callers allowed" : ""));
-    ShutdownHooks.closeOnShutdownAndWait(List.of(dataPlane));
+    stopper.awaitShutdown();
     return ExitCodes.OK;
   }
 }

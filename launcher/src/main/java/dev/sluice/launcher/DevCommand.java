@@ -85,11 +85,13 @@ final class DevCommand implements Callable<Integer> {
       deleteRecursively(state.dir());
     }
     List<Path> configPaths = config.isEmpty() ? List.of(defaultConfig()) : config;
+    ShutdownHooks.Stopper stopper = ShutdownHooks.install();
     DevGateway gateway =
         DevGateway.start(
             new DevGateway.Settings(listen, controlPlaneListen, state, configPaths));
+    stopper.add(gateway);
     printInstructions(spec.commandLine().getOut(), gateway, state, configPaths);
-    ShutdownHooks.closeOnShutdownAndWait(List.of(gateway));
+    stopper.awaitShutdown();
     return ExitCodes.OK;
   }
 

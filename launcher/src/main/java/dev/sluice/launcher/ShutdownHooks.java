@@ -1,5 +1,7 @@
 package dev.sluice.launcher;
 
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.logging.Level;
@@ -14,24 +16,62 @@ final class ShutdownHooks {
   private ShutdownHooks() {}
 
   /**
-   * Closes {@code parts}, in the given order, when the JVM shuts down, and blocks the calling
-   * thread until then. Never returns normally: the process exits once the parts are closed.
+   * Registers the shutdown sequence before a server command starts anything, so that a stop
+   * that arrives while it starts (a supervisor's SIGTERM, an impatient Ctrl-C) still closes what
+   * has started, instead of failing with "Shutdown in progress" when the hook would otherwise be
+   * registered after the fact.
    */
-  static void closeOnShutdownAndWait(List<? extends AutoCloseable> parts) {
-    Runtime.getRuntime()
-        .addShutdownHook(
-            new Thread(
-                () -> {
-                  report("Stopping");
-                  closeAll(parts);
-                  report("Stopped");
-                },
-                "sluice-shutdown"));
-    try {
-      new CountDownLatch(1).await(); // the shutdown sequence ends the process
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      closeAll(parts);
+  static Stopper install() {
+    Stopper stopper = new Stopper();
+    Runtime.getRuntime().addShutdownHook(new Thread(stopper::stop, "sluice-shutdown"));
+    return stopper;
+  }
+
+  /** What a server command has started, closed in reverse order when the process stops. */
+  static final class Stopper {
+    private final CountDownLatch never = new CountDownLatch(1);
+    private final List<AutoCloseable> parts = new ArrayList<>();
+    private boolean stopping;
+
+    private Stopper() {}
+
+    /**
+     * Hands over a started part; closed with the others on shutdown, or at once if the
+     * shutdown has already begun.
+     */
+    void add(AutoCloseable part) {
+      synchronized (this) {
+        if (!stopping) {
+          parts.add(part);
+          return;
+        }
+      }
+      closeAll(List.of(part));
+    }
+
+    /** Blocks until the process stops. Never returns normally: the process exits meanwhile. */
+    void awaitShutdown() {
+      try {
+        never.await(); // the shutdown sequence ends the process
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        stop();
+      }
+    }
+
+    private void stop() {
+      List<AutoCloseable> toClose;
+      synchronized (this) {
+        if (stopping) {
+          return;
+        }
+        stopping = true;
+        toClose = new ArrayList<>(parts);
+      }
+      Collections.reverse(toClose);
+      report("Stopping");
+      closeAll(toClose);
+      report("Stopped");
     }
   }
 
