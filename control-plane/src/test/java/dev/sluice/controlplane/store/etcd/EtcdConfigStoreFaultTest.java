@@ -18,34 +18,31 @@ import dev.sluice.controlplane.store.StoredConfig;
 import dev.sluice.grpc.ApiException;
 import dev.sluice.testing.etcd.EtcdExtension;
 import dev.sluice.testing.net.TcpProxy;
-import io.etcd.jetcd.Client;
 import io.grpc.Status;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The etcd store under real faults: etcd killed and restarted, etcd hung, the network to etcd cut
- * while history is compacted away, and watch events lost. Each test uses its own key prefix; each
+ * while history is compacted away, and watch events lost. Each test uses its own key bench.prefix(); each
  * leaves etcd running.
  */
 @Timeout(120)
 class EtcdConfigStoreFaultTest {
   @RegisterExtension static final EtcdExtension etcd = EtcdExtension.create();
+  @RegisterExtension final EtcdTestBench bench = new EtcdTestBench(etcd);
 
   private static final ResourceKey A = new ResourceKey(ResourceKind.RESOURCE_KIND_BACKEND, "a");
   private static final ResourceKey B = new ResourceKey(ResourceKind.RESOURCE_KIND_BACKEND, "b");
@@ -53,23 +50,6 @@ class EtcdConfigStoreFaultTest {
 
   /** A failing call must end within its deadline; this adds room for a loaded machine. */
   private static final Duration FAIL_WITHIN = CALL_TIMEOUT.plusSeconds(2);
-
-  private final String prefix = "/sluice-test/" + UUID.randomUUID() + "/";
-  private final List<AutoCloseable> toClose = new ArrayList<>();
-  private Client admin;
-
-  @BeforeEach
-  void connectAdmin() {
-    admin = Client.builder().endpoints(etcd.clientEndpoint()).build();
-  }
-
-  @AfterEach
-  void closeEverything() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    admin.close();
-  }
 
   @Test
   void whileEtcdIsDeadCallsFailFastAndTheStoreRecoversByItselfWhenItIsBack() throws Exception {
@@ -148,7 +128,7 @@ class EtcdConfigStoreFaultTest {
   void aWatcherCutOffWhileItsHistoryIsCompactedRelistsAndDeliversTheNewestConfigOnce()
       throws Exception {
     TcpProxy proxy = TcpProxy.to(etcd.clientEndpoint());
-    toClose.add(proxy);
+    bench.track(proxy);
     EtcdStore watcher = open(proxy.endpoint());
     ConfigStore writer = open(etcd.clientEndpoint());
     long head = version(writer.commit(change(0).upsert(backend("a", "one")).build()));
@@ -162,13 +142,13 @@ class EtcdConfigStoreFaultTest {
       head = version(writer.commit(change(head).upsert(backend("b" + i, "x")).build()));
     }
     long compactedTo =
-        admin
+        bench.admin()
             .getKVClient()
             .get(etcdKey("meta/head"))
             .get(10, TimeUnit.SECONDS)
             .getHeader()
             .getRevision();
-    admin.getKVClient().compact(compactedTo).get(10, TimeUnit.SECONDS);
+    bench.admin().getKVClient().compact(compactedTo).get(10, TimeUnit.SECONDS);
     proxy.heal();
 
     long newest = head;
@@ -184,7 +164,7 @@ class EtcdConfigStoreFaultTest {
   @Test
   void antiEntropyRepairsAMirrorThatLostEventsNoLaterEventReveals() throws Exception {
     EtcdStore store =
-        track(
+        bench.track(
             EtcdConfigStore.connectLosingEvents(
                 options(etcd.clientEndpoint()).antiEntropyInterval(Duration.ofMillis(300)).build(),
                 event -> KeyLayout.string(event.getKeyValue().getKey()).endsWith("/backend/b")));
@@ -205,7 +185,7 @@ class EtcdConfigStoreFaultTest {
   void aLaterEventOnAKeyWhoseEarlierEventWasLostRevealsTheGap() throws Exception {
     // Lose only the creation of b (version 1 of the key); its update then arrives as version 2.
     EtcdStore store =
-        track(
+        bench.track(
             EtcdConfigStore.connectLosingEvents(
                 options(etcd.clientEndpoint()).build(),
                 event ->
@@ -229,7 +209,7 @@ class EtcdConfigStoreFaultTest {
 
   private EtcdStoreOptions.Builder options(URI endpoint) {
     return EtcdStoreOptions.builder(List.of(endpoint))
-        .keyPrefix(prefix)
+        .keyPrefix(bench.prefix())
         .callTimeout(CALL_TIMEOUT)
         .healthCheckInterval(Duration.ofMillis(100))
         .watchRetryBackoff(Duration.ofMillis(100), Duration.ofSeconds(1));
@@ -239,24 +219,19 @@ class EtcdConfigStoreFaultTest {
    * A store that has reached etcd once (a cold client's first call can outlast a short deadline).
    */
   private EtcdStore open(URI endpoint) throws InterruptedException {
-    EtcdStore store = track(EtcdConfigStore.open(options(endpoint).build()));
+    EtcdStore store = bench.track(EtcdConfigStore.open(options(endpoint).build()));
     eventually("the new store reaches etcd", store::isWritable);
     return store;
   }
 
-  private <T extends AutoCloseable> T track(T closeable) {
-    toClose.add(closeable);
-    return closeable;
-  }
-
   private BlockingQueue<StoredConfig> watch(ConfigStore store) {
     BlockingQueue<StoredConfig> deliveries = new LinkedBlockingQueue<>();
-    track(store.watch(deliveries::add));
+    bench.track(store.watch(deliveries::add));
     return deliveries;
   }
 
   private io.etcd.jetcd.ByteSequence etcdKey(String suffix) {
-    return KeyLayout.bytes(prefix + suffix);
+    return KeyLayout.bytes(bench.prefix() + suffix);
   }
 
   /** The {@link ApiException} {@code future} fails with, which it must do within {@code bound}. */

@@ -23,7 +23,6 @@ import dev.sluice.controlplane.store.StoredConfig;
 import dev.sluice.grpc.ApiException;
 import dev.sluice.testing.etcd.EtcdExtension;
 import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.options.GetOption;
 import io.etcd.jetcd.options.LeaseOption;
@@ -38,8 +37,6 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.stream.Collectors;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -48,26 +45,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 @Timeout(60)
 class EtcdConfigStoreTest {
   @RegisterExtension static final EtcdExtension etcd = EtcdExtension.create();
+  @RegisterExtension final EtcdTestBench bench = new EtcdTestBench(etcd);
 
   private static final ResourceKey A = new ResourceKey(ResourceKind.RESOURCE_KIND_BACKEND, "a");
   private static final ResourceKey Z = new ResourceKey(ResourceKind.RESOURCE_KIND_BACKEND, "z");
-
-  private final String prefix = "/sluice-test/" + UUID.randomUUID() + "/";
-  private final List<AutoCloseable> toClose = new ArrayList<>();
-  private Client admin;
-
-  @BeforeEach
-  void connectAdmin() {
-    admin = Client.builder().endpoints(etcd.clientEndpoint()).build();
-  }
-
-  @AfterEach
-  void closeEverything() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    admin.close();
-  }
 
   @Test
   void aCommitWritesTheDocumentedKeysInOneRevision() throws Exception {
@@ -101,7 +82,7 @@ class EtcdConfigStoreTest {
 
     long lease = rawKeys().get("requests/r-1").getLease();
     long ttl =
-        admin
+        bench.admin()
             .getLeaseClient()
             .timeToLive(lease, LeaseOption.DEFAULT)
             .get(10, TimeUnit.SECONDS)
@@ -134,7 +115,7 @@ class EtcdConfigStoreTest {
     long v2 = version(store.commit(change(v1).upsert(backend("a", "2")).build()));
     long v3 = version(store.commit(change(v2).upsert(backend("a", "3")).build()));
 
-    admin.getKVClient().compact(v3).get(10, TimeUnit.SECONDS);
+    bench.admin().getKVClient().compact(v3).get(10, TimeUnit.SECONDS);
 
     assertThat(versions(await(store.history(0, 10)))).containsExactly(v3, v2, v1);
     ApiException compacted = failure(store.readAt(v1));
@@ -163,7 +144,7 @@ class EtcdConfigStoreTest {
     ConfigStore store = open(options());
     long v1 = version(store.commit(change(0).upsert(backend("a", "1")).build()));
     long unrelated =
-        admin
+        bench.admin()
             .getKVClient()
             .put(bytes("/elsewhere/" + UUID.randomUUID()), bytes("x"))
             .get(10, TimeUnit.SECONDS)
@@ -185,10 +166,10 @@ class EtcdConfigStoreTest {
     next(deliveries, config -> config.version() == v1);
 
     long outOfBand =
-        admin
+        bench.admin()
             .getKVClient()
             .put(
-                bytes(prefix + "config/backend/z"),
+                bytes(bench.prefix() + "config/backend/z"),
                 ByteSequence.from(backend("z", "etcdctl").toByteString()))
             .get(10, TimeUnit.SECONDS)
             .getHeader()
@@ -267,33 +248,33 @@ class EtcdConfigStoreTest {
   // ---------------------------------------------------------------- helpers
 
   private EtcdStoreOptions.Builder options() {
-    return EtcdStoreOptions.builder(List.of(etcd.clientEndpoint())).keyPrefix(prefix);
+    return EtcdStoreOptions.builder(List.of(etcd.clientEndpoint())).keyPrefix(bench.prefix());
   }
 
   private ConfigStore open(EtcdStoreOptions.Builder options) throws InterruptedException {
     ConfigStore store = EtcdConfigStore.connect(options.build());
-    toClose.add(store);
+    bench.track(store);
     eventually("the new store reaches etcd", store::isWritable);
     return store;
   }
 
   private BlockingQueue<StoredConfig> watch(ConfigStore store) {
     BlockingQueue<StoredConfig> deliveries = new LinkedBlockingQueue<>();
-    toClose.add(store.watch(deliveries::add));
+    bench.track(store.watch(deliveries::add));
     return deliveries;
   }
 
-  /** Every key under the test's prefix, by its path below the prefix. */
+  /** Every key under the test's bench.prefix(), by its path below the bench.prefix(). */
   private Map<String, KeyValue> rawKeys() throws Exception {
-    return admin
+    return bench.admin()
         .getKVClient()
-        .get(bytes(prefix), GetOption.builder().isPrefix(true).build())
+        .get(bytes(bench.prefix()), GetOption.builder().isPrefix(true).build())
         .get(10, TimeUnit.SECONDS)
         .getKvs()
         .stream()
         .collect(
             Collectors.toMap(
-                kv -> kv.getKey().toString(UTF_8).substring(prefix.length()), Function.identity()));
+                kv -> kv.getKey().toString(UTF_8).substring(bench.prefix().length()), Function.identity()));
   }
 
   private static ByteSequence bytes(String text) {

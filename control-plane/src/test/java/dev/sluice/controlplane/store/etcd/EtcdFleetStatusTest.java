@@ -18,21 +18,15 @@ import dev.sluice.controlplane.store.StoredConfig;
 import dev.sluice.discovery.v1.Node;
 import dev.sluice.testing.etcd.EtcdExtension;
 import dev.sluice.testing.net.TcpProxy;
-import io.etcd.jetcd.Client;
 import io.etcd.jetcd.KeyValue;
-import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.function.Predicate;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -40,35 +34,19 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * Fleet-status records in etcd, between stores as between control-plane replicas: leased so a
  * replica that is gone is gone from the records, written again by a replica that comes back, and
- * never mistaken for config. Each test has its own key prefix and leaves etcd running.
+ * never mistaken for config. Each test has its own key bench.prefix() and leaves etcd running.
  */
 @Timeout(120)
 class EtcdFleetStatusTest {
   @RegisterExtension static final EtcdExtension etcd = EtcdExtension.create();
-
-  private final String prefix = "/sluice-test/" + UUID.randomUUID() + "/";
-  private final List<AutoCloseable> toClose = new ArrayList<>();
-  private Client admin;
-
-  @BeforeEach
-  void connectAdmin() {
-    admin = Client.builder().endpoints(etcd.clientEndpoint()).build();
-  }
-
-  @AfterEach
-  void closeEverything() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    admin.close();
-  }
+  @RegisterExtension final EtcdTestBench bench = new EtcdTestBench(etcd);
 
   @Test
   void anotherStoreSeesALeasedRecordThatClosingItsPublisherRemovesWithoutWaitingForTheTtl()
       throws Exception {
     // A TTL far beyond the test's wait: the record can only go by the publisher revoking it.
-    EtcdStore publisher = open(etcd.clientEndpoint(), o -> o.statusTtl(Duration.ofMinutes(5)));
-    EtcdStore observer = open(etcd.clientEndpoint(), o -> {});
+    EtcdStore publisher = bench.open(etcd.clientEndpoint(), o -> o.statusTtl(Duration.ofMinutes(5)));
+    EtcdStore observer = bench.open(etcd.clientEndpoint(), o -> {});
     BlockingQueue<Map<String, FleetStatusRecord>> seen = watchFleetStatus(observer);
     FleetStatusRecord record = record("dp-1", 7);
 
@@ -85,9 +63,9 @@ class EtcdFleetStatusTest {
   @Test
   void aPublisherCutOffFromEtcdDisappearsWhenItsLeaseExpiresAndReappearsByItselfOnceBack()
       throws Exception {
-    TcpProxy link = track(TcpProxy.to(etcd.clientEndpoint()));
-    EtcdStore publisher = open(link.endpoint(), o -> o.statusTtl(Duration.ofSeconds(2)));
-    EtcdStore observer = open(etcd.clientEndpoint(), o -> {});
+    TcpProxy link = bench.track(TcpProxy.to(etcd.clientEndpoint()));
+    EtcdStore publisher = bench.open(link.endpoint(), o -> o.statusTtl(Duration.ofSeconds(2)));
+    EtcdStore observer = bench.open(etcd.clientEndpoint(), o -> {});
     BlockingQueue<Map<String, FleetStatusRecord>> seen = watchFleetStatus(observer);
     FleetStatusRecord record = record("dp-1", 7);
     await(publisher.publishFleetStatus("cp-a", record));
@@ -105,11 +83,11 @@ class EtcdFleetStatusTest {
   @Test
   void statusWritesMoveEtcdsRevisionButNeitherTheConfigVersionNorAnySubscriberOfConfig()
       throws Exception {
-    EtcdStore writer = open(etcd.clientEndpoint(), o -> {});
-    EtcdStore observer = open(etcd.clientEndpoint(), o -> {});
+    EtcdStore writer = bench.open(etcd.clientEndpoint(), o -> {});
+    EtcdStore observer = bench.open(etcd.clientEndpoint(), o -> {});
     long v1 = version(writer.commit(change(0).upsert(backend("a", "one")).build()));
     BlockingQueue<StoredConfig> configs = new LinkedBlockingQueue<>();
-    track(observer.watch(configs::add));
+    bench.track(observer.watch(configs::add));
     next(configs, config -> config.version() == v1);
     BlockingQueue<Map<String, FleetStatusRecord>> seen = watchFleetStatus(observer);
 
@@ -133,12 +111,12 @@ class EtcdFleetStatusTest {
   void aLostStatusEventIsRepairedByTheMirrorsConsistencyCheckLikeALostConfigEvent()
       throws Exception {
     EtcdStore observer =
-        track(
+        bench.track(
             EtcdConfigStore.connectLosingEvents(
-                options(etcd.clientEndpoint()).antiEntropyInterval(Duration.ofMillis(300)).build(),
+                bench.options(etcd.clientEndpoint()).antiEntropyInterval(Duration.ofMillis(300)).build(),
                 event -> KeyLayout.string(event.getKeyValue().getKey()).contains("/status/cp/")));
     eventually("the observer reaches etcd", observer::isWritable);
-    EtcdStore publisher = open(etcd.clientEndpoint(), o -> {});
+    EtcdStore publisher = bench.open(etcd.clientEndpoint(), o -> {});
     BlockingQueue<Map<String, FleetStatusRecord>> seen = watchFleetStatus(observer);
     nextStatus(seen, Map::isEmpty);
 
@@ -165,32 +143,9 @@ class EtcdFleetStatusTest {
         .build();
   }
 
-  private EtcdStoreOptions.Builder options(URI endpoint) {
-    return EtcdStoreOptions.builder(List.of(endpoint))
-        .keyPrefix(prefix)
-        .callTimeout(Duration.ofSeconds(1))
-        .healthCheckInterval(Duration.ofMillis(100))
-        .watchRetryBackoff(Duration.ofMillis(100), Duration.ofSeconds(1));
-  }
-
-  /** A store that has reached etcd once. */
-  private EtcdStore open(URI endpoint, Consumer<EtcdStoreOptions.Builder> customize)
-      throws InterruptedException {
-    EtcdStoreOptions.Builder options = options(endpoint);
-    customize.accept(options);
-    EtcdStore store = track(EtcdConfigStore.open(options.build()));
-    eventually("the new store reaches etcd", store::isWritable);
-    return store;
-  }
-
-  private <T extends AutoCloseable> T track(T closeable) {
-    toClose.add(closeable);
-    return closeable;
-  }
-
   private BlockingQueue<Map<String, FleetStatusRecord>> watchFleetStatus(ConfigStore store) {
     BlockingQueue<Map<String, FleetStatusRecord>> deliveries = new LinkedBlockingQueue<>();
-    track(store.watchFleetStatus(deliveries::add));
+    bench.track(store.watchFleetStatus(deliveries::add));
     return deliveries;
   }
 
@@ -218,12 +173,12 @@ class EtcdFleetStatusTest {
 
   private KeyValue etcdValue(String suffix) throws Exception {
     List<KeyValue> kvs =
-        admin
+        bench.admin()
             .getKVClient()
-            .get(KeyLayout.bytes(prefix + suffix))
+            .get(KeyLayout.bytes(bench.prefix() + suffix))
             .get(10, TimeUnit.SECONDS)
             .getKvs();
-    assertThat(kvs).as("etcd key %s", prefix + suffix).hasSize(1);
+    assertThat(kvs).as("etcd key %s", bench.prefix() + suffix).hasSize(1);
     return kvs.get(0);
   }
 }

@@ -14,15 +14,10 @@ import dev.sluice.controlplane.store.StoreTesting.CommitBuilder;
 import dev.sluice.grpc.ApiException;
 import dev.sluice.testing.etcd.EtcdExtension;
 import io.etcd.jetcd.ByteSequence;
-import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.GetOption;
 import io.grpc.Status;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -39,26 +34,11 @@ class EtcdTransactionLimitTest {
 
   @RegisterExtension
   static final EtcdExtension etcd = EtcdExtension.create().withFlags("--max-txn-ops=" + ETCD_LIMIT);
-
-  private final List<AutoCloseable> toClose = new ArrayList<>();
-  private Client admin;
-
-  @BeforeEach
-  void connectAdmin() {
-    admin = Client.builder().endpoints(etcd.clientEndpoint()).build();
-  }
-
-  @AfterEach
-  void closeEverything() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    admin.close();
-  }
+  @RegisterExtension final EtcdTestBench bench = new EtcdTestBench(etcd);
 
   @Test
   void changesThatFillTheLimitExactlyCommit() throws Exception {
-    String prefix = freshPrefix();
+    String prefix = bench.prefix();
     ConfigStore store = open(prefix, ETCD_LIMIT);
 
     // The first commit writes the epoch in a nested transaction: 11 + 3 + 2 = 16 operations.
@@ -72,7 +52,7 @@ class EtcdTransactionLimitTest {
 
   @Test
   void oneResourceMoreIsRefusedBeforeAnythingIsSent() throws Exception {
-    String prefix = freshPrefix();
+    String prefix = bench.prefix();
     ConfigStore store = open(prefix, ETCD_LIMIT);
 
     ApiException refused = failure(store.commit(resources(0, 12, "x").requestId("r-1").build()));
@@ -95,7 +75,7 @@ class EtcdTransactionLimitTest {
 
   @Test
   void whenEtcdAllowsFewerOperationsThanConfiguredItsRefusalGetsTheSameStatus() throws Exception {
-    String prefix = freshPrefix();
+    String prefix = bench.prefix();
     ConfigStore store = open(prefix, 64);
 
     ApiException firstTooLarge =
@@ -132,10 +112,6 @@ class EtcdTransactionLimitTest {
     return commit;
   }
 
-  private static String freshPrefix() {
-    return "/sluice-test/" + UUID.randomUUID() + "/";
-  }
-
   private ConfigStore open(String prefix, int maxTxnOps) throws InterruptedException {
     ConfigStore store =
         EtcdConfigStore.connect(
@@ -143,13 +119,13 @@ class EtcdTransactionLimitTest {
                 .keyPrefix(prefix)
                 .maxTxnOps(maxTxnOps)
                 .build());
-    toClose.add(store);
+    bench.track(store);
     eventually("the new store reaches etcd", store::isWritable);
     return store;
   }
 
   private long rawKeyCount(String prefix) throws Exception {
-    return admin
+    return bench.admin()
         .getKVClient()
         .get(
             ByteSequence.from(prefix, UTF_8),
