@@ -870,7 +870,22 @@ class OpenAiAdapterTest {
       assertThat(error.getMessage()).contains("server_error").doesNotContain("processing your request");
       assertThat(listener.text(0)).isEqualTo("one two");
       assertThat(listener.usageSoFar()).isEqualTo(Usage.newBuilder().setOutputTokens(2).setTotalTokens(2).build());
-      fake.awaitOpenConnections(0, Duration.ofSeconds(5));
+    }
+
+    @Test
+    void anErrorEventLeavesNoHalfReadConnectionBehind() throws Exception {
+      fake.enqueue(ChatReply.text("one two three").errorEventAfter(2, "server_error", "oops"));
+      fake.enqueue(ChatReply.text("next"));
+
+      stream(call(hello())).awaitError();
+      RecordingStreamListener next = stream(call(hello()));
+      next.awaitCompletion();
+
+      // The error aborts the exchange, unless the body's end was read in the same breath: then
+      // the connection is whole and goes back to the pool. Either way the next call finds one
+      // open connection, never a second beside a half-read first.
+      assertThat(next.text(0)).isEqualTo("next");
+      fake.awaitOpenConnections(1, Duration.ofSeconds(5));
     }
 
     @Test
