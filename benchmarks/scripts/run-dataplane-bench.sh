@@ -53,6 +53,7 @@ STREAM_CLIENT=${STREAM_CLIENT:-grpc-java} # raw | grpc-java: the gRPC client of 
 AUTH=${AUTH:-none}                       # none | api-key (adds the auth + access checks to every call)
 GW_JVM_OPTS=${GW_JVM_OPTS:-"-Xms256m -Xmx1g"}
 UNARY_UPSTREAM=${UNARY_UPSTREAM:-fake}   # fake | nginx: the upstream of the unary phases (sat, half)
+GW_TRANSPORT=${GW_TRANSPORT:-}           # NIO | EPOLL: the gateway's socket I/O (default: epoll)
 
 has() { [[ " $PHASES " == *" $1 "* ]]; }
 
@@ -77,6 +78,10 @@ if [[ $UNARY_UPSTREAM == nginx ]]; then
   UNARY_UP_PID=$STATIC_PID
 fi
 echo "unary upstream: $UNARY_UPSTREAM ($UNARY_DIRECT)" >> "$OUT/env.txt"
+if [[ -n $GW_TRANSPORT ]]; then
+  GW_EXTRA_ARGS+=(--transport "$GW_TRANSPORT")
+fi
+echo "gateway transport: ${GW_TRANSPORT:-default (epoll where it loads)}" >> "$OUT/env.txt"
 
 # Paced models the gateway must know: every delay used by the paced and open phases.
 delays=$(for spec in $PACED; do echo "${spec#*:}"; done; echo "$OPEN_DELAY_MS")
