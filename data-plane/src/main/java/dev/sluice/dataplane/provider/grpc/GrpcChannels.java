@@ -18,7 +18,13 @@ import java.io.ByteArrayInputStream;
 import java.io.File;
 import java.io.FileInputStream;
 import java.nio.charset.StandardCharsets;
+import com.google.common.base.Ticker;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import org.jspecify.annotations.Nullable;
@@ -30,8 +36,32 @@ import org.jspecify.annotations.Nullable;
  * <p>Channels run on the data plane's event loop group and deliver callbacks directly on the
  * transport's loop ({@code directExecutor}): the adapter's callbacks never block, and this keeps a
  * streamed event on one thread from socket to listener.
+ *
+ * <p>A channel nobody asked for during {@code idleTimeout} is dropped: config versions come and go,
+ * and an endpoint the config no longer names would otherwise keep its channel (its TLS context, its
+ * name resolver, its slot in this map) for the life of the process. grpc-java's own idle mode
+ * already closes the connections of a quiet channel; this releases the channel itself. A dropped
+ * channel is shut down gracefully and only after {@link #SHUTDOWN_GRACE}: a call that fetched it
+ * just before it was dropped still starts on it, and calls in flight run to their end.
  */
 final class GrpcChannels implements AutoCloseable {
+  /** Default of how long an unused channel is kept. */
+  static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(30);
+
+  /** How long a dropped channel still accepts the calls of callers that fetched it before. */
+  static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(5);
+
+  /** A channel and when it was last handed out. */
+  private static final class Entry {
+    final ManagedChannel channel;
+    volatile long lastUsedNanos;
+
+    Entry(ManagedChannel channel, long now) {
+      this.channel = channel;
+      this.lastUsedNanos = now;
+    }
+  }
+
   private record Key(String baseUrl, TlsSettings tls, @Nullable Secret clientKey) {
     @Override
     public boolean equals(@Nullable Object o) {
@@ -49,13 +79,43 @@ final class GrpcChannels implements AutoCloseable {
   private final EventLoopGroup group;
   private final Class<? extends Channel> channelType;
   private final SecretResolver secrets;
-  private final ConcurrentHashMap<Key, ManagedChannel> channels = new ConcurrentHashMap<>();
+  private final Ticker ticker;
+  private final long idleTimeoutNanos;
+  private final long shutdownGraceNanos;
+  private final ConcurrentHashMap<Key, Entry> channels = new ConcurrentHashMap<>();
+  /** Dropped channels waiting out their grace; {@link #close} shuts them down at once. */
+  private final Set<ManagedChannel> retiring = ConcurrentHashMap.newKeySet();
+  private final @Nullable ScheduledFuture<?> sweeper;
   private volatile boolean closed;
 
   GrpcChannels(EventLoopGroup group, Class<? extends Channel> channelType, SecretResolver secrets) {
+    this(group, channelType, secrets, Ticker.systemTicker(), DEFAULT_IDLE_TIMEOUT, SHUTDOWN_GRACE, true);
+  }
+
+  /**
+   * @param shutdownGrace how long a dropped channel still takes calls before it shuts down
+   * @param sweepPeriodically whether to drop idle channels on a timer (tests call {@link
+   *     #dropIdle} themselves with a fake ticker)
+   */
+  GrpcChannels(
+      EventLoopGroup group,
+      Class<? extends Channel> channelType,
+      SecretResolver secrets,
+      Ticker ticker,
+      Duration idleTimeout,
+      Duration shutdownGrace,
+      boolean sweepPeriodically) {
     this.group = group;
     this.channelType = channelType;
     this.secrets = secrets;
+    this.ticker = ticker;
+    this.idleTimeoutNanos = idleTimeout.toNanos();
+    this.shutdownGraceNanos = shutdownGrace.toNanos();
+    long period = Math.max(TimeUnit.SECONDS.toNanos(1), idleTimeoutNanos / 4);
+    this.sweeper =
+        sweepPeriodically
+            ? group.next().scheduleWithFixedDelay(this::dropIdle, period, period, TimeUnit.NANOSECONDS)
+            : null;
   }
 
   /**
@@ -71,11 +131,45 @@ final class GrpcChannels implements AutoCloseable {
     TlsSettings tls = backend.getTls();
     Secret clientKey = tls.hasClientKey() ? secrets.resolve(tls.getClientKey(), backend.getName()) : null;
     Key key = new Key(backend.getBaseUrl(), tls, clientKey);
-    ManagedChannel channel = channels.get(key);
-    if (channel != null) {
-      return channel;
+    long now = ticker.read();
+    Entry entry = channels.get(key);
+    if (entry == null) {
+      entry = channels.computeIfAbsent(key, k -> new Entry(build(backend, clientKey), now));
     }
-    return channels.computeIfAbsent(key, k -> build(backend, clientKey));
+    entry.lastUsedNanos = now;
+    return entry.channel;
+  }
+
+  /**
+   * Drops the channels not handed out for the idle timeout and shuts each down after the shutdown
+   * grace; returns how many it dropped.
+   */
+  int dropIdle() {
+    long now = ticker.read();
+    int dropped = 0;
+    for (var e : channels.entrySet()) {
+      Entry entry = e.getValue();
+      if (now - entry.lastUsedNanos >= idleTimeoutNanos && channels.remove(e.getKey(), entry)) {
+        dropped++;
+        ManagedChannel channel = entry.channel;
+        retiring.add(channel);
+        group.next()
+            .schedule(
+                () -> {
+                  if (retiring.remove(channel)) {
+                    channel.shutdown();
+                  }
+                },
+                shutdownGraceNanos,
+                TimeUnit.NANOSECONDS);
+      }
+    }
+    return dropped;
+  }
+
+  /** How many channels are kept now. */
+  int size() {
+    return channels.size();
   }
 
   private ManagedChannel build(Backend backend, @Nullable Secret clientKey) {
@@ -139,10 +233,15 @@ final class GrpcChannels implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    for (ManagedChannel c : channels.values()) {
+    if (sweeper != null) {
+      sweeper.cancel(false);
+    }
+    List<ManagedChannel> all = new ArrayList<>(retiring);
+    channels.values().forEach(entry -> all.add(entry.channel));
+    for (ManagedChannel c : all) {
       c.shutdownNow();
     }
-    for (ManagedChannel c : channels.values()) {
+    for (ManagedChannel c : all) {
       try {
         c.awaitTermination(5, TimeUnit.SECONDS);
       } catch (InterruptedException e) {

@@ -39,6 +39,7 @@ import dev.sluice.inference.v1.StreamChatResponse;
 import dev.sluice.inference.v1.Usage;
 import io.grpc.Context;
 import io.grpc.Deadline;
+import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.ServerCall;
@@ -62,12 +63,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiConsumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 class SluiceGrpcAdapterTest {
@@ -455,5 +458,112 @@ class SluiceGrpcAdapterTest {
     RecordingStreamListener listener = stream(backend().clearBaseUrl().build());
 
     assertThat(listener.awaitError().failure()).isEqualTo(UpstreamFailure.MISCONFIGURED);
+  }
+
+  /** Channels to endpoints the config stopped naming are released, without breaking calls. */
+  @Nested
+  class IdleChannels {
+    private final AtomicLong now = new AtomicLong(1_000_000_000L);
+    private final SecretResolver secrets =
+        SecretResolver.create(Map.of("UPSTREAM_KEY", "k", "TENANT", "t")::get, System::nanoTime, Duration.ofSeconds(1));
+    private final GrpcChannels channels =
+        new GrpcChannels(
+            group,
+            NioSocketChannel.class,
+            secrets,
+            new com.google.common.base.Ticker() {
+              @Override
+              public long read() {
+                return now.get();
+              }
+            },
+            Duration.ofMinutes(30),
+            Duration.ofMillis(200),
+            false);
+    private final SluiceGrpcAdapter adapter = new SluiceGrpcAdapter(channels, secrets, group);
+
+    @AfterEach
+    void closeChannels() {
+      channels.close();
+    }
+
+    private void advance(Duration d) {
+      now.addAndGet(d.toNanos());
+    }
+
+    private static void awaitCondition(java.util.function.BooleanSupplier condition, Duration timeout, String what)
+        throws InterruptedException {
+      long deadline = System.nanoTime() + timeout.toNanos();
+      while (!condition.getAsBoolean()) {
+        assertThat(System.nanoTime() - deadline).as("timed out waiting for " + what).isNegative();
+        Thread.sleep(5);
+      }
+    }
+
+    @Test
+    void aChannelUnusedForTheIdleTimeoutIsDroppedAndShutDownAfterItsGrace() throws Exception {
+      ManagedChannel first = channels.get(backend().build());
+
+      advance(Duration.ofMinutes(30));
+      assertThat(channels.dropIdle()).isEqualTo(1);
+
+      assertThat(channels.size()).isZero();
+      assertThat(first.isShutdown()).as("still in its grace").isFalse();
+      ManagedChannel second = channels.get(backend().build());
+      assertThat(second).isNotSameAs(first);
+      awaitCondition(first::isShutdown, Duration.ofSeconds(5), "the dropped channel shut down");
+      assertThat(second.isShutdown()).isFalse();
+    }
+
+    @Test
+    void aChannelHandedOutWithinTheIdleTimeoutIsKept() {
+      ManagedChannel first = channels.get(backend().build());
+      advance(Duration.ofMinutes(20));
+      channels.get(backend().build());
+      advance(Duration.ofMinutes(20));
+
+      assertThat(channels.dropIdle()).isZero();
+      assertThat(channels.get(backend().build())).isSameAs(first);
+    }
+
+    @Test
+    void aStreamOpenOnADroppedChannelRunsToItsEnd() throws Exception {
+      CompletableFuture<Void> release = new CompletableFuture<>();
+      upstream.stream =
+          (r, o) -> {
+            o.onNext(started());
+            release.thenRun(
+                () -> {
+                  o.onNext(text(" late"));
+                  o.onNext(finished());
+                  o.onNext(StreamChatResponse.newBuilder().setUsage(usage(1)).build());
+                  o.onCompleted();
+                });
+          };
+      RecordingStreamListener listener = new RecordingStreamListener();
+      adapter.streamChat(call(backend().build(), Deadline.after(10, TimeUnit.SECONDS)), listener);
+      awaitCondition(() -> !listener.events().isEmpty(), Duration.ofSeconds(5), "the stream started");
+
+      ManagedChannel carrying = channels.get(backend().build());
+
+      advance(Duration.ofHours(1));
+      assertThat(channels.dropIdle()).isEqualTo(1);
+      awaitCondition(carrying::isShutdown, Duration.ofSeconds(5), "the dropped channel shut down");
+      release.complete(null);
+
+      listener.awaitCompletion();
+      assertThat(listener.text(0)).isEqualTo(" late");
+    }
+
+    @Test
+    void closeShutsDownDroppedChannelsAtOnce() {
+      ManagedChannel first = channels.get(backend().build());
+      advance(Duration.ofHours(1));
+      channels.dropIdle();
+
+      channels.close();
+
+      assertThat(first.isShutdown()).isTrue();
+    }
   }
 }
