@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.common.base.Strings;
 import dev.sluice.dataplane.auth.Caller;
+import dev.sluice.dataplane.config.RuntimeConfig;
 import dev.sluice.dataplane.ratelimit.CallSettlement;
 import dev.sluice.dataplane.ratelimit.RateLimitTable;
 import dev.sluice.dataplane.ratelimit.RateLimiter;
@@ -47,8 +48,10 @@ import org.jspecify.annotations.Nullable;
  * table of the config served at that instant. They differ only when a config change lands between
  * the two reads, and then a policy the new config dropped counts nothing and one it changed counts
  * by its new limits, which is what the operator just asked for.
+ *
+ * <p>Public so that the auth-and-limit benchmark measures this code rather than a copy of it.
  */
-final class QuotaGate {
+public final class QuotaGate {
   private final RateLimiter limiter;
   private final TokenEstimator estimator;
 
@@ -57,7 +60,7 @@ final class QuotaGate {
    * @param estimator counts prompt tokens; created once per process, since loading a vocabulary
    *     takes hundreds of milliseconds
    */
-  QuotaGate(RateLimiter limiter, TokenEstimator estimator) {
+  public QuotaGate(RateLimiter limiter, TokenEstimator estimator) {
     this.limiter = requireNonNull(limiter, "limiter");
     this.estimator = requireNonNull(estimator, "estimator");
   }
@@ -67,18 +70,20 @@ final class QuotaGate {
    * maximum output ({@code max_output_tokens}, else the model's, else {@value
    * TokenEstimator#DEFAULT_MAX_OUTPUT_TOKENS}, times the candidate count).
    *
+   * @param config the config the call started with
+   * @param caller who is calling, authenticated and granted {@code model}
    * @param rendered the request as it will be sent, prompt template rendered
    * @return the settlement to end when the call ends, or null when no limit applies
    * @throws ApiException RESOURCE_EXHAUSTED when a limit refuses the request
    */
-  @Nullable CallSettlement admitChat(
-      CallContext call, ModelEntry model, ChatRequest rendered, RoutingContext routing) {
-    RateLimitTable table = call.config().rateLimits();
+  public @Nullable CallSettlement admitChat(
+      RuntimeConfig config, Caller caller, ModelEntry model, ChatRequest rendered, RoutingContext routing) {
+    RateLimitTable table = config.rateLimits();
     if (table.isEmpty()) {
       return null;
     }
-    List<String> routePolicies = call.config().routes().rateLimitPolicies(model, routing);
-    List<String> consumerPolicies = call.caller().rateLimitPolicies();
+    List<String> routePolicies = config.routes().rateLimitPolicies(model, routing);
+    List<String> consumerPolicies = caller.rateLimitPolicies();
     if (routePolicies.isEmpty() && consumerPolicies.isEmpty()) {
       return null;
     }
@@ -88,7 +93,7 @@ final class QuotaGate {
       input = estimator.estimateInputTokens(rendered);
       output = TokenEstimator.maxOutputTokens(rendered, model.model().getMaxOutputTokens());
     }
-    return admit(call.caller(), model, routePolicies, consumerPolicies, input, output);
+    return admit(caller, model, routePolicies, consumerPolicies, input, output);
   }
 
   /**
