@@ -12,7 +12,7 @@ import dev.sluice.dataplane.provider.UpstreamFailure;
 import dev.sluice.dataplane.provider.UpstreamStream;
 import dev.sluice.dataplane.provider.http.BackendEndpoint;
 import dev.sluice.dataplane.provider.http.HttpUpstreamClient;
-import dev.sluice.dataplane.provider.http.UpstreamErrors;
+import dev.sluice.dataplane.provider.http.JsonExchanges;
 import dev.sluice.dataplane.provider.http.UpstreamRequest;
 import dev.sluice.dataplane.provider.json.JsonBodies;
 import dev.sluice.inference.v1.ChatResponse;
@@ -21,7 +21,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.util.AsciiString;
-import java.io.IOException;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -59,48 +58,21 @@ final class AnthropicAdapter implements ProviderAdapter {
   @Override
   public CompletableFuture<ChatResponse> chat(ChatCall call) {
     String backend = call.target().backend().getName();
-    UpstreamRequest request;
-    try {
-      request = request(call, false);
-    } catch (UpstreamException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    return http.send(
-        request,
-        MAX_BODY,
-        (response, body) -> {
-          int status = response.status().code();
-          if (status != 200) {
-            throw UpstreamErrors.forStatus(
-                backend, status, response.headers(), AnthropicJson.errorDetail(body));
-          }
-          try {
-            return AnthropicResponseReader.read(
+    return JsonExchanges.send(
+        http, backend, () -> request(call, false), MAX_BODY, AnthropicJson::errorDetail,
+        body ->
+            AnthropicResponseReader.read(
                 body,
                 ChatResponse.newBuilder()
                     .setRequestId(call.requestId())
                     .setProvider(PROVIDER)
-                    .setBackend(backend));
-          } catch (IOException | RuntimeException e) {
-            throw UpstreamErrors.protocolError(backend, "the upstream sent a malformed response", e);
-          }
-        },
-        failure -> UpstreamErrors.forFailure(backend, failure, false));
+                    .setBackend(backend)));
   }
 
   @Override
   public UpstreamStream streamChat(ChatCall call, ChatStreamListener listener) {
-    AnthropicChatStream stream =
-        new AnthropicChatStream(call.target().backend().getName(), call.requestId(), listener);
-    UpstreamRequest request;
-    try {
-      request = request(call, true);
-    } catch (UpstreamException e) {
-      stream.failBeforeStart(http, e);
-      return stream;
-    }
-    stream.start(http, request);
-    return stream;
+    return new AnthropicChatStream(call.target().backend().getName(), call.requestId(), listener)
+        .start(http, () -> request(call, true));
   }
 
   @Override

@@ -8,11 +8,10 @@ import dev.sluice.dataplane.provider.ChatStreamListener;
 import dev.sluice.dataplane.provider.EmbedCall;
 import dev.sluice.dataplane.provider.ProviderAdapter;
 import dev.sluice.dataplane.provider.Secret;
-import dev.sluice.dataplane.provider.UpstreamException;
 import dev.sluice.dataplane.provider.UpstreamStream;
 import dev.sluice.dataplane.provider.http.BackendEndpoint;
 import dev.sluice.dataplane.provider.http.HttpUpstreamClient;
-import dev.sluice.dataplane.provider.http.UpstreamErrors;
+import dev.sluice.dataplane.provider.http.JsonExchanges;
 import dev.sluice.dataplane.provider.http.UpstreamRequest;
 import dev.sluice.dataplane.provider.json.JsonBodies;
 import dev.sluice.dataplane.provider.json.ProtoJson;
@@ -33,7 +32,6 @@ import io.grpc.Deadline;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpResponse;
 import io.netty.util.AsciiString;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -79,28 +77,13 @@ final class GeminiAdapter implements ProviderAdapter {
   @Override
   public CompletableFuture<ChatResponse> chat(ChatCall call) {
     String backend = call.target().backend().getName();
-    UpstreamRequest request;
-    try {
-      request = request(call.target().backend(), call.target().upstreamModel(), ":generateContent",
-          call.deadline(), false,
-          g -> GeminiRequestWriter.writeGenerate(g, call.request(), backend));
-    } catch (UpstreamException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    return http.send(
-        request,
-        MAX_BODY,
-        (response, body) -> {
-          checkStatus(response, body, backend);
-          GeminiJson.Response r;
-          try {
-            r = GeminiJson.read(body);
-          } catch (IOException | RuntimeException e) {
-            throw UpstreamErrors.protocolError(backend, "the upstream sent a malformed response", e);
-          }
-          return toChatResponse(r, call, backend);
-        },
-        failure -> UpstreamErrors.forFailure(backend, failure, false));
+    return JsonExchanges.send(
+        http, backend,
+        () -> request(call.target().backend(), call.target().upstreamModel(), ":generateContent",
+            call.deadline(), false,
+            g -> GeminiRequestWriter.writeGenerate(g, call.request(), backend)),
+        MAX_BODY, GeminiJson::errorDetail,
+        body -> toChatResponse(GeminiJson.read(body), call, backend));
   }
 
   private static ChatResponse toChatResponse(GeminiJson.Response r, ChatCall call, String backend) {
@@ -164,18 +147,11 @@ final class GeminiAdapter implements ProviderAdapter {
   @Override
   public UpstreamStream streamChat(ChatCall call, ChatStreamListener listener) {
     String backend = call.target().backend().getName();
-    GeminiChatStream stream = new GeminiChatStream(backend, call.requestId(), listener);
-    UpstreamRequest request;
-    try {
-      request = request(call.target().backend(), call.target().upstreamModel(),
-          ":streamGenerateContent?alt=sse", call.deadline(), true,
-          g -> GeminiRequestWriter.writeGenerate(g, call.request(), backend));
-    } catch (UpstreamException e) {
-      stream.failBeforeStart(http, e);
-      return stream;
-    }
-    stream.start(http, request);
-    return stream;
+    return new GeminiChatStream(backend, call.requestId(), listener)
+        .start(http,
+            () -> request(call.target().backend(), call.target().upstreamModel(),
+                ":streamGenerateContent?alt=sse", call.deadline(), true,
+                g -> GeminiRequestWriter.writeGenerate(g, call.request(), backend)));
   }
 
   @Override
@@ -183,31 +159,19 @@ final class GeminiAdapter implements ProviderAdapter {
     Backend b = call.target().backend();
     String backend = b.getName();
     String model = modelName(call.target().upstreamModel());
-    UpstreamRequest request;
-    try {
-      request = request(b, call.target().upstreamModel(), ":batchEmbedContents", call.deadline(), false,
-          g -> GeminiRequestWriter.writeEmbed(g, call.request(), model, backend));
-    } catch (UpstreamException e) {
-      return CompletableFuture.failedFuture(e);
-    }
     boolean base64 = call.request().getEncoding() == EmbeddingEncoding.EMBEDDING_ENCODING_BASE64;
-    return http.send(
-        request,
-        MAX_BODY,
-        (response, body) -> {
-          checkStatus(response, body, backend);
-          try {
-            return readEmbeddings(body, base64,
+    return JsonExchanges.send(
+        http, backend,
+        () -> request(b, call.target().upstreamModel(), ":batchEmbedContents", call.deadline(), false,
+            g -> GeminiRequestWriter.writeEmbed(g, call.request(), model, backend)),
+        MAX_BODY, GeminiJson::errorDetail,
+        body ->
+            readEmbeddings(body, base64,
                 EmbedResponse.newBuilder()
                     .setRequestId(call.requestId())
                     .setProvider(PROVIDER)
                     .setBackend(backend)
-                    .setProviderModel(call.target().upstreamModel()));
-          } catch (IOException | RuntimeException e) {
-            throw UpstreamErrors.protocolError(backend, "the upstream sent a malformed response", e);
-          }
-        },
-        failure -> UpstreamErrors.forFailure(backend, failure, false));
+                    .setProviderModel(call.target().upstreamModel())));
   }
 
   private static EmbedResponse readEmbeddings(ByteBuf body, boolean base64, EmbedResponse.Builder out)
@@ -289,12 +253,5 @@ final class GeminiAdapter implements ProviderAdapter {
   /** {@code models/<id>} for a bare id; resource names as given. */
   static String modelName(String upstreamModel) {
     return upstreamModel.contains("/") ? upstreamModel : "models/" + upstreamModel;
-  }
-
-  private static void checkStatus(HttpResponse response, ByteBuf body, String backend) {
-    int status = response.status().code();
-    if (status != 200) {
-      throw UpstreamErrors.forStatus(backend, status, response.headers(), GeminiJson.errorDetail(body));
-    }
   }
 }

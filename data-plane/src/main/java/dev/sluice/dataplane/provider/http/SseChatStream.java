@@ -15,6 +15,7 @@ import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import java.io.IOException;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -56,18 +57,25 @@ public abstract class SseChatStream implements ResponseHandler, SseDecoder.Handl
     this.listener = listener;
   }
 
-  /** Starts the exchange. */
-  public final void start(HttpUpstreamClient http, UpstreamRequest request) {
-    HttpExchange e = http.exchange(request, this);
+  /**
+   * Builds the request and starts the exchange; returns this stream. A request that cannot be
+   * built ({@link UpstreamException}: a misconfigured backend, an unusable credential) fails the
+   * stream before any output, asynchronously on the client's loop like every other callback.
+   */
+  public final SseChatStream start(HttpUpstreamClient http, Supplier<UpstreamRequest> request) {
+    UpstreamRequest built;
+    try {
+      built = request.get();
+    } catch (UpstreamException e) {
+      http.eventLoop().execute(() -> fail(e, false));
+      return this;
+    }
+    HttpExchange e = http.exchange(built, this);
     exchange = e;
     if (cancelled || abortRequested) {
       e.cancel();
     }
-  }
-
-  /** Reports a failure that happened before the exchange could start, asynchronously. */
-  public final void failBeforeStart(HttpUpstreamClient http, UpstreamException error) {
-    http.eventLoop().execute(() -> fail(error, false));
+    return this;
   }
 
   // ---- what subclasses implement ----

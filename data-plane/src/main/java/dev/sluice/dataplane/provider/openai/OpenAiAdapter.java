@@ -6,11 +6,10 @@ import dev.sluice.dataplane.provider.ChatCall;
 import dev.sluice.dataplane.provider.ChatStreamListener;
 import dev.sluice.dataplane.provider.EmbedCall;
 import dev.sluice.dataplane.provider.ProviderAdapter;
-import dev.sluice.dataplane.provider.UpstreamException;
 import dev.sluice.dataplane.provider.UpstreamStream;
 import dev.sluice.dataplane.provider.http.BackendEndpoint;
 import dev.sluice.dataplane.provider.http.HttpUpstreamClient;
-import dev.sluice.dataplane.provider.http.UpstreamErrors;
+import dev.sluice.dataplane.provider.http.JsonExchanges;
 import dev.sluice.dataplane.provider.http.UpstreamRequest;
 import dev.sluice.dataplane.provider.json.JsonBodies;
 import dev.sluice.inference.v1.ChatResponse;
@@ -19,9 +18,7 @@ import dev.sluice.inference.v1.EmbeddingEncoding;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpResponse;
 import io.netty.util.AsciiString;
-import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
@@ -65,97 +62,65 @@ final class OpenAiAdapter implements ProviderAdapter {
   @Override
   public CompletableFuture<ChatResponse> chat(ChatCall call) {
     String backend = call.target().backend().getName();
-    UpstreamRequest request;
-    try {
-      request = chatRequest(call, false);
-    } catch (UpstreamException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    return http.send(
-        request,
-        MAX_CHAT_BODY,
-        (response, body) -> {
-          checkStatus(response, body, backend);
-          try {
-            return OpenAiResponseReader.readChat(
+    return JsonExchanges.send(
+        http, backend, () -> chatRequest(call, false), MAX_CHAT_BODY, OpenAiJson::errorDetail,
+        body ->
+            OpenAiResponseReader.readChat(
                 body,
                 ChatResponse.newBuilder()
                     .setRequestId(call.requestId())
                     .setProvider(provider)
-                    .setBackend(backend));
-          } catch (IOException | RuntimeException e) {
-            throw UpstreamErrors.protocolError(backend, "the upstream sent a malformed response", e);
-          }
-        },
-        failure -> UpstreamErrors.forFailure(backend, failure, false));
+                    .setBackend(backend)));
   }
 
   @Override
   public UpstreamStream streamChat(ChatCall call, ChatStreamListener listener) {
     String backend = call.target().backend().getName();
-    OpenAiChatStream stream = new OpenAiChatStream(backend, provider, call.requestId(), listener);
-    UpstreamRequest request;
-    try {
-      request = chatRequest(call, true);
-    } catch (UpstreamException e) {
-      stream.failBeforeStart(http, e);
-      return stream;
-    }
-    stream.start(http, request);
-    return stream;
+    return new OpenAiChatStream(backend, provider, call.requestId(), listener)
+        .start(http, () -> chatRequest(call, true));
   }
 
   @Override
   public CompletableFuture<EmbedResponse> embed(EmbedCall call) {
-    Backend b = call.target().backend();
-    String backend = b.getName();
-    boolean base64 = OpenAiRequestWriter.wantsBase64(call.request(), kind);
+    String backend = call.target().backend().getName();
     EmbeddingEncoding wanted =
         call.request().getEncoding() == EmbeddingEncoding.EMBEDDING_ENCODING_BASE64
             ? EmbeddingEncoding.EMBEDDING_ENCODING_BASE64
             : EmbeddingEncoding.EMBEDDING_ENCODING_FLOAT;
-    UpstreamRequest request;
-    try {
-      BackendEndpoint endpoint = endpoints.get(b);
-      ByteBuf body =
-          body(
-              g ->
-                  OpenAiRequestWriter.writeEmbeddings(
-                      g, call.request(), call.target().upstreamModel(), kind, backend, base64));
-      try {
-        UpstreamRequest.Builder builder =
-            endpoint
-                .request(HttpMethod.POST, path(endpoint, "/embeddings"), call.deadline(), false)
-                .body(body)
-                .header(HttpHeaderNames.CONTENT_TYPE, APPLICATION_JSON)
-                .header(HttpHeaderNames.ACCEPT, APPLICATION_JSON);
-        commonHeaders(endpoint, builder, call.requestId());
-        request = builder.build();
-      } catch (RuntimeException e) {
-        body.release();
-        throw e;
-      }
-    } catch (UpstreamException e) {
-      return CompletableFuture.failedFuture(e);
-    }
-    return http.send(
-        request,
-        MAX_EMBEDDINGS_BODY,
-        (response, body) -> {
-          checkStatus(response, body, backend);
-          try {
-            return OpenAiResponseReader.readEmbeddings(
+    return JsonExchanges.send(
+        http, backend, () -> embedRequest(call), MAX_EMBEDDINGS_BODY, OpenAiJson::errorDetail,
+        body ->
+            OpenAiResponseReader.readEmbeddings(
                 body,
                 wanted,
                 EmbedResponse.newBuilder()
                     .setRequestId(call.requestId())
                     .setProvider(provider)
-                    .setBackend(backend));
-          } catch (IOException | RuntimeException e) {
-            throw UpstreamErrors.protocolError(backend, "the upstream sent a malformed response", e);
-          }
-        },
-        failure -> UpstreamErrors.forFailure(backend, failure, false));
+                    .setBackend(backend)));
+  }
+
+  private UpstreamRequest embedRequest(EmbedCall call) {
+    Backend b = call.target().backend();
+    boolean base64 = OpenAiRequestWriter.wantsBase64(call.request(), kind);
+    BackendEndpoint endpoint = endpoints.get(b);
+    ByteBuf body =
+        body(
+            g ->
+                OpenAiRequestWriter.writeEmbeddings(
+                    g, call.request(), call.target().upstreamModel(), kind, b.getName(), base64));
+    try {
+      UpstreamRequest.Builder builder =
+          endpoint
+              .request(HttpMethod.POST, path(endpoint, "/embeddings"), call.deadline(), false)
+              .body(body)
+              .header(HttpHeaderNames.CONTENT_TYPE, APPLICATION_JSON)
+              .header(HttpHeaderNames.ACCEPT, APPLICATION_JSON);
+      commonHeaders(endpoint, builder, call.requestId());
+      return builder.build();
+    } catch (RuntimeException e) {
+      body.release();
+      throw e;
+    }
   }
 
   private UpstreamRequest chatRequest(ChatCall call, boolean stream) {
@@ -197,14 +162,6 @@ final class OpenAiAdapter implements ProviderAdapter {
       full += "?api-version=" + URLEncoder.encode(b.getOpenai().getApiVersion(), StandardCharsets.UTF_8);
     }
     return full;
-  }
-
-  private static void checkStatus(HttpResponse response, ByteBuf body, String backend) {
-    int status = response.status().code();
-    if (status != 200) {
-      throw UpstreamErrors.forStatus(
-          backend, status, response.headers(), OpenAiJson.errorDetail(body));
-    }
   }
 
   private ByteBuf body(JsonBodies.Writer writer) {
