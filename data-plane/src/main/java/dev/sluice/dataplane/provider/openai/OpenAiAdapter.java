@@ -15,6 +15,7 @@ import dev.sluice.dataplane.provider.json.JsonBodies;
 import dev.sluice.inference.v1.ChatResponse;
 import dev.sluice.inference.v1.EmbedResponse;
 import dev.sluice.inference.v1.EmbeddingEncoding;
+import io.grpc.Deadline;
 import io.netty.buffer.ByteBuf;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
@@ -22,6 +23,7 @@ import io.netty.util.AsciiString;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@link ProviderAdapter} for OpenAI and OpenAI-compatible servers: one wire format, differing
@@ -102,49 +104,37 @@ final class OpenAiAdapter implements ProviderAdapter {
   private UpstreamRequest embedRequest(EmbedCall call) {
     Backend b = call.target().backend();
     boolean base64 = OpenAiRequestWriter.wantsBase64(call.request(), kind);
+    return post(b, "/embeddings", call.deadline(), false, call.requestId(),
+        g -> OpenAiRequestWriter.writeEmbeddings(
+            g, call.request(), call.target().upstreamModel(), kind, b.getName(), base64));
+  }
+
+  private UpstreamRequest chatRequest(ChatCall call, boolean stream) {
+    Backend b = call.target().backend();
+    return post(b, "/chat/completions", call.deadline(), stream, call.requestId(),
+        g -> OpenAiRequestWriter.writeChat(
+            g, call.request(), call.target().upstreamModel(), kind, b.getName(), stream));
+  }
+
+  /** A POST of a JSON body to {@code path} under the base URL; the body is released on failure. */
+  private UpstreamRequest post(
+      Backend b, String path, @Nullable Deadline deadline, boolean stream, String requestId,
+      JsonBodies.Writer writer) {
     BackendEndpoint endpoint = endpoints.get(b);
-    ByteBuf body =
-        body(
-            g ->
-                OpenAiRequestWriter.writeEmbeddings(
-                    g, call.request(), call.target().upstreamModel(), kind, b.getName(), base64));
+    ByteBuf body = body(writer);
     try {
       UpstreamRequest.Builder builder =
           endpoint
-              .request(HttpMethod.POST, path(endpoint, "/embeddings"), call.deadline(), false)
+              .request(HttpMethod.POST, path(endpoint, path), deadline, stream)
               .body(body)
               .header(HttpHeaderNames.CONTENT_TYPE, APPLICATION_JSON)
-              .header(HttpHeaderNames.ACCEPT, APPLICATION_JSON);
-      commonHeaders(endpoint, builder, call.requestId());
+              .header(HttpHeaderNames.ACCEPT, stream ? EVENT_STREAM : APPLICATION_JSON);
+      commonHeaders(endpoint, builder, requestId);
       return builder.build();
     } catch (RuntimeException e) {
       body.release();
       throw e;
     }
-  }
-
-  private UpstreamRequest chatRequest(ChatCall call, boolean stream) {
-    Backend b = call.target().backend();
-    BackendEndpoint endpoint = endpoints.get(b);
-    ByteBuf body =
-        body(
-            g ->
-                OpenAiRequestWriter.writeChat(
-                    g, call.request(), call.target().upstreamModel(), kind, b.getName(), stream));
-    UpstreamRequest.Builder builder;
-    try {
-      builder =
-          endpoint
-              .request(HttpMethod.POST, path(endpoint, "/chat/completions"), call.deadline(), stream)
-              .body(body)
-              .header(HttpHeaderNames.CONTENT_TYPE, APPLICATION_JSON)
-              .header(HttpHeaderNames.ACCEPT, stream ? EVENT_STREAM : APPLICATION_JSON);
-      commonHeaders(endpoint, builder, call.requestId());
-    } catch (RuntimeException e) {
-      body.release();
-      throw e;
-    }
-    return builder.build();
   }
 
   private void commonHeaders(BackendEndpoint endpoint, UpstreamRequest.Builder b, String requestId) {
