@@ -16,6 +16,7 @@ import dev.sluice.discovery.v1.Node;
 import dev.sluice.discovery.v1.QuotaDemand;
 import dev.sluice.discovery.v1.QuotaLease;
 import dev.sluice.inference.v1.Usage;
+import dev.sluice.testing.time.ManualScheduler;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
 import io.grpc.Status;
@@ -28,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
+import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,15 +39,14 @@ class QuotaLeaseClientTest {
   private static final Duration MINUTE = Duration.ofMinutes(1);
   private static final Duration LEASE = Duration.ofSeconds(10);
 
-  private final FakeTicker ticker = new FakeTicker(Duration.ofDays(1000).toNanos());
-  private final ManualScheduler scheduler = new ManualScheduler(ticker);
-  private final FakeDiscovery discovery = new FakeDiscovery(ticker);
+  private final ManualScheduler scheduler = new ManualScheduler(Duration.ofDays(1000).toNanos());
+  private final FakeDiscovery discovery = new FakeDiscovery(scheduler);
   private final AtomicReference<RateLimitTable> table =
       new AtomicReference<>(
           RateLimitTable.compile(List.of(policy("gold", List.of(), requests(600, MINUTE)))));
   private final RateLimiter limiter =
       RateLimiter.create(
-          table::get, RateLimiter.Options.builder().nanoTicker(ticker).fleetSizeHint(3).build());
+          table::get, RateLimiter.Options.builder().nanoTicker(scheduler).fleetSizeHint(3).build());
   private Server server;
   private ManagedChannel channel;
   private QuotaLeaseClient client;
@@ -91,7 +92,7 @@ class QuotaLeaseClientTest {
   private double capacity() {
     LimitBucket bucket = table.get().bucketsFor(request("acme")).get(0);
     BucketState state = ((SlidingWindowRateLimiter) limiter).state(bucket.id());
-    return state == null ? Double.NaN : state.capacity(ticker.getAsLong(), bucket.amount(), 1 / 3.0);
+    return state == null ? Double.NaN : state.capacity(scheduler.getAsLong(), bucket.amount(), 1 / 3.0);
   }
 
   @Test
@@ -328,7 +329,7 @@ class QuotaLeaseClientTest {
     LimitBucket bucket = table.get().bucketsFor(call).get(0);
     BucketState state = ((SlidingWindowRateLimiter) limiter).state(bucket.id());
     assertThat(state).isNotNull();
-    assertThat(state.usage(ticker.getAsLong())).isEqualTo(800);
+    assertThat(state.usage(scheduler.getAsLong())).isEqualTo(800);
   }
 
   @Test
@@ -392,9 +393,9 @@ class QuotaLeaseClientTest {
     final List<Long> times = new ArrayList<>();
     Function<LeaseQuotaRequest, LeaseQuotaResponse> answer = r -> granting(r, 0);
     @Nullable Status failWith;
-    private final FakeTicker ticker;
+    private final LongSupplier ticker;
 
-    FakeDiscovery(FakeTicker ticker) {
+    FakeDiscovery(LongSupplier ticker) {
       this.ticker = ticker;
     }
 

@@ -17,6 +17,7 @@ import dev.sluice.discovery.v1.LeaseQuotaResponse;
 import dev.sluice.discovery.v1.Node;
 import dev.sluice.grpc.ErrorMapper;
 import dev.sluice.inference.v1.Usage;
+import dev.sluice.testing.time.ManualScheduler;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -27,7 +28,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * A simulated fleet: data-plane nodes (a real {@link RateLimiter} and {@link QuotaLeaseClient}
  * each) and one real {@link QuotaAllocator} behind a {@code DiscoveryService}, all on one {@link
- * SimulatedClock}. Each node receives Poisson-distributed requests that stream for two seconds and
+ * ManualScheduler}. Each node receives Poisson-distributed requests that stream for two seconds and
  * then settle with their real usage. Every request is also offered to a {@link Central} limiter
  * that holds the whole limit alone: the yardstick for what distributing the limit costs.
  */
@@ -40,7 +41,7 @@ final class Fleet {
   /** A whole number of days: every window's slots start on it. */
   final long start = Duration.ofDays(1000).toNanos();
 
-  final SimulatedClock clock = new SimulatedClock(start);
+  final ManualScheduler clock = new ManualScheduler(start);
   final QuotaAllocator allocator =
       QuotaAllocator.create("cp-1", clock, QuotaAllocator.Options.defaults());
   final RateLimitTable table;

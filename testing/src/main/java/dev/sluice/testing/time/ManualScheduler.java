@@ -1,5 +1,6 @@
-package dev.sluice.integration.ratelimit;
+package dev.sluice.testing.time;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.PriorityQueue;
@@ -12,36 +13,70 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
- * Simulated time and the one serial scheduler that everything in a simulation runs on: tasks run
- * in due order (ties in submission order) on the test thread, with the clock set to their due
- * time. Deterministic; nothing waits for real time.
+ * Simulated time and a single-threaded scheduled executor on it: tasks run only when the test moves
+ * the clock, in due order (ties in submission order), on the test's thread, with the clock set to
+ * their due time. The deterministic stand-in for a serial scheduler and the nanosecond ticker that
+ * goes with it; nothing waits for real time.
+ *
+ * <p>Not thread-safe: one test thread drives it.
  */
-final class SimulatedClock extends AbstractExecutorService
+public final class ManualScheduler extends AbstractExecutorService
     implements ScheduledExecutorService, LongSupplier {
   private final PriorityQueue<Task> queue = new PriorityQueue<>();
   private long now;
   private long sequence;
+  private boolean shutdown;
 
-  SimulatedClock(long startNanos) {
+  /** A clock starting at {@code startNanos} (like {@code System.nanoTime()}, any value). */
+  public ManualScheduler(long startNanos) {
     this.now = startNanos;
   }
 
+  /** Now, in nanoseconds: a ticker for the code under test. */
   @Override
   public long getAsLong() {
     return now;
   }
 
-  /** Runs every task due up to {@code target}, then sets the clock to it. */
-  void runUntil(long target) {
-    while (!queue.isEmpty() && queue.peek().due - target <= 0) {
-      Task next = queue.poll();
-      now = Math.max(now, next.due);
+  /** Runs every task due by now, including ones they schedule for now. */
+  public void runDue() {
+    runUntil(now);
+  }
+
+  /** Moves the clock forward by {@code duration}, running tasks as their time comes. */
+  public void advance(Duration duration) {
+    runUntil(now + duration.toNanos());
+  }
+
+  /** Runs every task due up to {@code target}, each at its due time, then sets the clock to it. */
+  public void runUntil(long target) {
+    while (true) {
+      Task next = queue.peek();
+      if (next == null || next.due - target > 0) {
+        break;
+      }
+      queue.poll();
+      if (next.due - now > 0) {
+        now = next.due;
+      }
       if (!next.cancelled) {
         next.done = true;
         next.runnable.run();
       }
     }
-    now = Math.max(now, target);
+    if (target - now > 0) {
+      now = target;
+    }
+  }
+
+  /** Delays from now of the pending tasks, in due order. */
+  public List<Duration> pendingDelays() {
+    List<Duration> delays = new ArrayList<>();
+    queue.stream()
+        .filter(t -> !t.cancelled)
+        .sorted()
+        .forEach(t -> delays.add(Duration.ofNanos(t.due - now)));
+    return delays;
   }
 
   @Override
@@ -62,39 +97,44 @@ final class SimulatedClock extends AbstractExecutorService
   }
 
   @Override
-  public ScheduledFuture<?> scheduleAtFixedRate(Runnable r, long initial, long period, TimeUnit u) {
+  public ScheduledFuture<?> scheduleAtFixedRate(
+      Runnable command, long initialDelay, long period, TimeUnit unit) {
     throw new UnsupportedOperationException();
   }
 
   @Override
-  public ScheduledFuture<?> scheduleWithFixedDelay(Runnable r, long initial, long delay, TimeUnit u) {
+  public ScheduledFuture<?> scheduleWithFixedDelay(
+      Runnable command, long initialDelay, long delay, TimeUnit unit) {
     throw new UnsupportedOperationException();
   }
 
   @Override
-  public void shutdown() {}
+  public void shutdown() {
+    shutdown = true;
+  }
 
   @Override
   public List<Runnable> shutdownNow() {
-    return new ArrayList<>();
+    shutdown = true;
+    return List.of();
   }
 
   @Override
   public boolean isShutdown() {
-    return false;
+    return shutdown;
   }
 
   @Override
   public boolean isTerminated() {
-    return false;
+    return shutdown;
   }
 
   @Override
   public boolean awaitTermination(long timeout, TimeUnit unit) {
-    return false;
+    return shutdown;
   }
 
-  private final class Task implements ScheduledFuture<Object> {
+  private final class Task implements ScheduledFuture<Object>, Comparable<Delayed> {
     final Runnable runnable;
     final long due;
     final long seq;
