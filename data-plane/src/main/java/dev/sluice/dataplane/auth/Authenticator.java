@@ -2,7 +2,9 @@ package dev.sluice.dataplane.auth;
 
 import dev.sluice.grpc.ApiException;
 import io.grpc.Metadata;
+import java.net.InetAddress;
 import java.time.Clock;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Decides who is calling from a request's metadata. Implementations never wait on I/O: they run on
@@ -16,6 +18,20 @@ public interface Authenticator {
    *     no valid one, was presented. The message never says whether a key name exists.
    */
   Caller authenticate(Metadata headers, AccessTable access);
+
+  /**
+   * As {@link #authenticate(Metadata, AccessTable)}, for a call from {@code peer}: a verifier whose
+   * refusals are expensive (a JWT's signature) limits how many an address may cause; the default
+   * ignores the address.
+   *
+   * @param peer the client's address, or null when unknown
+   * @throws ApiException as {@link #authenticate(Metadata, AccessTable)}, or RESOURCE_EXHAUSTED
+   *     with reason {@code TOO_MANY_FAILED_AUTHENTICATIONS} and a retry delay when {@code peer}
+   *     has spent its failed verifications
+   */
+  default Caller authenticate(Metadata headers, AccessTable access, @Nullable InetAddress peer) {
+    return authenticate(headers, access);
+  }
 
   /**
    * Inference API keys ({@code authorization: Bearer sk-sluice-<name>.<secret>} or {@code

@@ -3,6 +3,7 @@ package dev.sluice.dataplane.auth;
 import static java.util.Objects.requireNonNull;
 
 import io.grpc.Metadata;
+import java.net.InetAddress;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -25,10 +26,15 @@ final class BearerAuthenticator implements Authenticator {
 
   @Override
   public Caller authenticate(Metadata headers, AccessTable access) {
+    return authenticate(headers, access, null);
+  }
+
+  @Override
+  public Caller authenticate(Metadata headers, AccessTable access, @Nullable InetAddress peer) {
     if (access.hasJwtIssuers()) {
       String token = bearerToken(headers);
       if (token != null && !token.startsWith(ApiKeyAuthenticator.KEY_PREFIX)) {
-        return jwts.authenticate(token, access);
+        return jwts.authenticate(token, access, peer);
       }
     }
     return apiKeys.authenticate(headers, access);

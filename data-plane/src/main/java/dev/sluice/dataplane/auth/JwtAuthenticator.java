@@ -15,6 +15,7 @@ import com.nimbusds.jwt.SignedJWT;
 import dev.sluice.config.v1.Consumer;
 import dev.sluice.dataplane.auth.JwksKeySet.VerificationKey;
 import dev.sluice.grpc.ApiException;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.text.ParseException;
 import java.time.Clock;
@@ -92,19 +93,34 @@ final class JwtAuthenticator {
       String principal) {}
 
   private final Clock clock;
+  private final FailedVerifications failures;
   private final Cache<HashCode, Verified> verified =
       CacheBuilder.newBuilder().maximumSize(MAX_VERIFIED_TOKENS).build();
 
   JwtAuthenticator(Clock clock) {
+    this(clock, FailedVerifications.withDefaults());
+  }
+
+  /** @param failures how many failed verifications each client address may cost */
+  JwtAuthenticator(Clock clock, FailedVerifications failures) {
     this.clock = requireNonNull(clock, "clock");
+    this.failures = requireNonNull(failures, "failures");
+  }
+
+  /** As {@link #authenticate(String, AccessTable, InetAddress)} from an unknown address. */
+  Caller authenticate(String token, AccessTable access) {
+    return authenticate(token, access, null);
   }
 
   /**
    * The caller presenting {@code token}.
    *
-   * @throws ApiException UNAUTHENTICATED when the token is not valid for any configured issuer
+   * @param peer the client's address, whose failed verifications are limited; null when unknown
+   * @throws ApiException UNAUTHENTICATED when the token is not valid for any configured issuer;
+   *     RESOURCE_EXHAUSTED, without looking at a token not verified before, when {@code peer} has
+   *     spent its failed verifications ({@link FailedVerifications})
    */
-  Caller authenticate(String token, AccessTable access) {
+  Caller authenticate(String token, AccessTable access, @Nullable InetAddress peer) {
     if (token.length() > MAX_TOKEN_CHARS) {
       throw refuse(null, "token too long");
     }
@@ -117,7 +133,7 @@ final class JwtAuthenticator {
       }
       verified.invalidate(id);
     }
-    Verified fresh = verify(token, access);
+    Verified fresh = verify(token, access, peer);
     verified.put(id, fresh);
     // verify() found the consumer in this same immutable table.
     return Caller.ofToken(requireNonNull(access.consumer(fresh.consumer())), fresh.principal());
@@ -152,8 +168,13 @@ final class JwtAuthenticator {
     return consumer == null ? null : Caller.ofToken(consumer, known.principal());
   }
 
-  /** The full verification, described on the class; refuses or says what the token established. */
-  private Verified verify(String token, AccessTable access) {
+  /**
+   * The full verification, described on the class; refuses or says what the token established.
+   * The checks before the signature are cheap and refuse as UNAUTHENTICATED whoever asks; the
+   * signature and every check after it count against {@code peer}'s failed verifications, and are
+   * not attempted once it has none left.
+   */
+  private Verified verify(String token, AccessTable access, @Nullable InetAddress peer) {
     SignedJWT jwt;
     JWTClaimsSet claims;
     try {
@@ -185,6 +206,27 @@ final class JwtAuthenticator {
     if (!key.permits(alg)) {
       throw refuse(issuer, "key type does not fit the algorithm");
     }
+    if (peer == null) {
+      return verifySigned(jwt, claims, issuer, kid, key, access);
+    }
+    failures.checkAllowed(peer);
+    try {
+      return verifySigned(jwt, claims, issuer, kid, key, access);
+    } catch (ApiException e) {
+      failures.failed(peer);
+      throw e;
+    }
+  }
+
+  /** The signature, then the claims a valid signature vouches for. */
+  private Verified verifySigned(
+      SignedJWT jwt,
+      JWTClaimsSet claims,
+      JwtIssuers.Issuer issuer,
+      String kid,
+      VerificationKey key,
+      AccessTable access) {
+    JWSHeader header = jwt.getHeader();
     boolean verified;
     try {
       verified = key.verifier().verify(header, jwt.getSigningInput(), jwt.getSignature());

@@ -10,11 +10,16 @@ import dev.sluice.dataplane.routing.RequestHeaders;
 import dev.sluice.grpc.ApiException;
 import io.grpc.Context;
 import io.grpc.Contexts;
+import io.grpc.Grpc;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Authenticates every inference call before its message is read, against the config served at that
@@ -44,7 +49,7 @@ final class AuthInterceptor implements ServerInterceptor {
           .metadata("retryable", "true")
           .build();
     }
-    Caller caller = authenticator.authenticate(headers, config.access());
+    Caller caller = authenticator.authenticate(headers, config.access(), peerAddress(call));
     CallContext context =
         new CallContext(config, caller, headersOf(headers), Context.current().getDeadline());
     return Contexts.interceptCall(
@@ -52,6 +57,12 @@ final class AuthInterceptor implements ServerInterceptor {
         call,
         headers,
         next);
+  }
+
+  /** The client's IP address, or null when the transport has none (in-process calls). */
+  private static @Nullable InetAddress peerAddress(ServerCall<?, ?> call) {
+    SocketAddress remote = call.getAttributes().get(Grpc.TRANSPORT_ATTR_REMOTE_ADDR);
+    return remote instanceof InetSocketAddress inet ? inet.getAddress() : null;
   }
 
   private static RequestHeaders headersOf(Metadata headers) {

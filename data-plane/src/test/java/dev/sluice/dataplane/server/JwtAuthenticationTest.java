@@ -205,6 +205,31 @@ class JwtAuthenticationTest {
     }
 
     @Test
+    void aClientSendingForgedTokensIsThrottledWhileItsVerifiedTokenKeepsWorking() {
+      String good = token(RSA, "acme", Instant.now());
+      chatAs(good, "m1");
+      String forged = sign(STRANGER, "rsa-1", JWSAlgorithm.RS256, claims("acme", Instant.now()).build());
+
+      StatusRuntimeException throttled = null;
+      int refusedAsInvalid = 0;
+      for (int i = 0; i < 500 && throttled == null; i++) {
+        StatusRuntimeException e = chatError(forged, "m1");
+        if (e.getStatus().getCode() == Status.Code.UNAUTHENTICATED) {
+          refusedAsInvalid++;
+        } else {
+          throttled = e;
+        }
+      }
+
+      assertThat(throttled).as("refused before verifying, after the address's burst").isNotNull();
+      assertThat(refusedAsInvalid).isGreaterThanOrEqualTo(64);
+      assertThat(throttled.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(errorInfo(throttled).getReason()).isEqualTo("TOO_MANY_FAILED_AUTHENTICATIONS");
+      assertThat(GrpcErrors.retryInfo(throttled).getRetryDelay().getNanos()).isPositive();
+      assertThat(chatAs(good, "m1").getModel()).isEqualTo("m1");
+    }
+
+    @Test
     void aKeyAddedToTheFileIsPickedUpWithoutARestart() throws Exception {
       String rotated = token(ROTATED_IN, "acme", Instant.now());
       assertRefusedAsInvalidCredential(chatError(rotated, "m1"));
