@@ -191,7 +191,11 @@ public final class DataPlane implements AutoCloseable {
     builder.addService(
         InferenceServiceImpl.definition(
             serving,
-            Authenticator.standard(config.allowAnonymous, Clock.systemUTC()),
+            Authenticator.standard(
+                config.allowAnonymous,
+                Clock.systemUTC(),
+                config.failedVerificationBurst,
+                config.failedVerificationsPerSecond),
             router,
             metrics,
             limiter,
@@ -430,6 +434,8 @@ public final class DataPlane implements AutoCloseable {
     private Map<String, String> nodeLabels = Map.of();
     private @Nullable Path snapshotCacheFile;
     private boolean allowAnonymous;
+    private int failedVerificationBurst = 64;
+    private double failedVerificationsPerSecond = 4;
     private @Nullable InetSocketAddress metricsAddress;
     private int maxInboundMessageSize = 16 << 20;
     private int maxConcurrentCallsPerConnection = 1000;
@@ -495,6 +501,23 @@ public final class DataPlane implements AutoCloseable {
      */
     public Builder allowAnonymous(boolean allow) {
       this.allowAnonymous = allow;
+      return this;
+    }
+
+    /**
+     * How many JWTs that fail their signature or claims checks each client address may send:
+     * {@code burst} at once, then {@code perSecond}; beyond that its tokens needing a signature
+     * check are refused with RESOURCE_EXHAUSTED before it. Default 64 and 4; a burst of 0 turns
+     * the limit off (docs/authentication.md).
+     */
+    public Builder failedTokenVerifications(int burst, double perSecond) {
+      if (burst < 0 || !(perSecond > 0)) {
+        throw new IllegalArgumentException(
+            "failedTokenVerifications: burst " + burst + " (expected: >= 0), per second "
+                + perSecond + " (expected: > 0)");
+      }
+      this.failedVerificationBurst = burst;
+      this.failedVerificationsPerSecond = perSecond;
       return this;
     }
 

@@ -72,6 +72,23 @@ final class DataPlaneCommand implements Callable<Integer> {
   private boolean allowAnonymous;
 
   @Option(
+      names = "--jwt-failure-burst",
+      paramLabel = "N",
+      defaultValue = "64",
+      description =
+          "JWTs failing their signature or claims checks that one client address may send at once"
+              + " before its new tokens are refused unverified (default: ${DEFAULT-VALUE}; 0: no"
+              + " limit, e.g. behind a proxy that hides client addresses).")
+  private int jwtFailureBurst = 64;
+
+  @Option(
+      names = "--jwt-failure-rate",
+      paramLabel = "PER_SECOND",
+      defaultValue = "4",
+      description = "How fast an address regains such failures (default: ${DEFAULT-VALUE} a second).")
+  private double jwtFailureRate = 4;
+
+  @Option(
       names = "--fleet-size",
       paramLabel = "N",
       defaultValue = "${env:SLUICE_FLEET_SIZE:-1}",
@@ -122,6 +139,12 @@ final class DataPlaneCommand implements Callable<Integer> {
     if (fleetSize < 1) {
       throw new CommandFailure("--fleet-size: " + fleetSize + " (expected: >= 1)");
     }
+    if (jwtFailureBurst < 0) {
+      throw new CommandFailure("--jwt-failure-burst: " + jwtFailureBurst + " (expected: >= 0)");
+    }
+    if (!(jwtFailureRate > 0)) {
+      throw new CommandFailure("--jwt-failure-rate: " + jwtFailureRate + " (expected: > 0)");
+    }
     String node = nodeId != null ? nodeId : ControlPlaneCommand.hostName();
     DataPlane.Builder builder =
         DataPlane.builder()
@@ -130,6 +153,7 @@ final class DataPlaneCommand implements Callable<Integer> {
             .nodeId(node)
             .nodeLabels(labels)
             .allowAnonymous(allowAnonymous)
+            .failedTokenVerifications(jwtFailureBurst, jwtFailureRate)
             .fleetSizeHint(fleetSize);
     if (cacheFile != null) {
       builder.snapshotCacheFile(cacheFile);

@@ -54,7 +54,30 @@ public interface Authenticator {
    * @param clock decides key and token expiry
    */
   static Authenticator standard(boolean allowAnonymous, Clock clock) {
+    return standard(
+        allowAnonymous,
+        clock,
+        FailedVerifications.DEFAULT_BURST,
+        FailedVerifications.DEFAULT_PER_SECOND);
+  }
+
+  /**
+   * As {@link #standard(boolean, Clock)}, with the limit of failed JWT verifications per client
+   * address (see docs/authentication.md) set.
+   *
+   * @param failedVerificationBurst failures an address may cause at once; 0 turns the limit off
+   * @param failedVerificationsPerSecond failures an address regains per second, &gt; 0
+   */
+  static Authenticator standard(
+      boolean allowAnonymous,
+      Clock clock,
+      int failedVerificationBurst,
+      double failedVerificationsPerSecond) {
     return new BearerAuthenticator(
-        new ApiKeyAuthenticator(allowAnonymous, clock), new JwtAuthenticator(clock));
+        new ApiKeyAuthenticator(allowAnonymous, clock),
+        new JwtAuthenticator(
+            clock,
+            new FailedVerifications(
+                failedVerificationBurst, failedVerificationsPerSecond, System::nanoTime)));
   }
 }

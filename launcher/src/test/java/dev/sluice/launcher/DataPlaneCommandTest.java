@@ -1,0 +1,26 @@
+package dev.sluice.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class DataPlaneCommandTest {
+  @ParameterizedTest
+  @CsvSource({
+    "--jwt-failure-burst, -1, '--jwt-failure-burst: -1 (expected: >= 0)'",
+    "--jwt-failure-rate, 0, '--jwt-failure-rate: 0.0 (expected: > 0)'",
+  })
+  void aBadJwtFailureLimitIsRefusedWithItsFlagBeforeAnythingStarts(
+      String flag, String value, String message) {
+    CommandRun run =
+        CommandRun.of(
+            "data-plane",
+            "--listen", "127.0.0.1:0",
+            "--control-plane", "127.0.0.1:1",
+            flag, value);
+
+    assertThat(run.exitCode()).isEqualTo(ExitCodes.FAILED);
+    assertThat(run.err()).contains(message);
+  }
+}
