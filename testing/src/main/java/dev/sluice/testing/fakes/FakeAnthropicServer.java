@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -35,27 +34,13 @@ public final class FakeAnthropicServer extends FakeProviderServer {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 
-  private final Function<RecordedRequest, AnthropicReply> responder;
-  private final ConcurrentLinkedQueue<AnthropicReply> queue = new ConcurrentLinkedQueue<>();
+  private final ReplyQueue<AnthropicReply> replies;
   private final AtomicInteger ids = new AtomicInteger();
 
-  private FakeAnthropicServer(Builder b, Responder r) {
+  private FakeAnthropicServer(Builder b, LateResponder r) {
     super(b.server(r), b.isTls());
-    this.responder = b.responder;
-    r.target = this;
-  }
-
-  private static final class Responder implements Function<RecordedRequest, ScriptedResponse> {
-    volatile @Nullable FakeAnthropicServer target;
-
-    @Override
-    public ScriptedResponse apply(RecordedRequest request) {
-      FakeAnthropicServer t = target;
-      if (t == null) {
-        throw new IllegalStateException("fake not ready");
-      }
-      return t.respond(request);
-    }
+    this.replies = new ReplyQueue<>(b.responder);
+    r.bind(this::respond);
   }
 
   /** Starts a fake with default settings. */
@@ -75,7 +60,7 @@ public final class FakeAnthropicServer extends FakeProviderServer {
 
   /** Queues the reply for the next Messages request. */
   public FakeAnthropicServer enqueue(AnthropicReply reply) {
-    queue.add(requireNonNull(reply, "reply"));
+    replies.add(reply);
     return this;
   }
 
@@ -83,10 +68,7 @@ public final class FakeAnthropicServer extends FakeProviderServer {
     if (!"POST".equals(request.method()) || !request.path().equals("/v1/messages")) {
       return error(404, "not_found_error", "Not found", List.of());
     }
-    AnthropicReply reply = queue.poll();
-    if (reply == null) {
-      reply = responder.apply(request);
-    }
+    AnthropicReply reply = replies.next(request);
     if (reply.hang) {
       return new ScriptedResponse.Hang();
     }
@@ -322,7 +304,7 @@ public final class FakeAnthropicServer extends FakeProviderServer {
 
     /** Binds and starts the server. */
     public FakeAnthropicServer start() {
-      return new FakeAnthropicServer(this, new Responder());
+      return new FakeAnthropicServer(this, new LateResponder());
     }
   }
 }

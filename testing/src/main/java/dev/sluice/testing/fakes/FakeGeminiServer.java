@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.regex.Matcher;
@@ -38,27 +37,13 @@ public final class FakeGeminiServer extends FakeProviderServer {
   private static final Pattern PATH =
       Pattern.compile("/(v1beta|v1|v1alpha)/(models|tunedModels)/([^:/]+):([A-Za-z]+)");
 
-  private final Function<RecordedRequest, GeminiReply> responder;
-  private final ConcurrentLinkedQueue<GeminiReply> queue = new ConcurrentLinkedQueue<>();
+  private final ReplyQueue<GeminiReply> replies;
   private final AtomicInteger ids = new AtomicInteger();
 
-  private FakeGeminiServer(Builder b, Responder r) {
+  private FakeGeminiServer(Builder b, LateResponder r) {
     super(b.server(r), b.isTls());
-    this.responder = b.responder;
-    r.target = this;
-  }
-
-  private static final class Responder implements Function<RecordedRequest, ScriptedResponse> {
-    volatile @Nullable FakeGeminiServer target;
-
-    @Override
-    public ScriptedResponse apply(RecordedRequest request) {
-      FakeGeminiServer t = target;
-      if (t == null) {
-        throw new IllegalStateException("fake not ready");
-      }
-      return t.respond(request);
-    }
+    this.replies = new ReplyQueue<>(b.responder);
+    r.bind(this::respond);
   }
 
   /** Starts a fake with default settings. */
@@ -78,7 +63,7 @@ public final class FakeGeminiServer extends FakeProviderServer {
 
   /** Queues the reply for the next generate request. */
   public FakeGeminiServer enqueue(GeminiReply reply) {
-    queue.add(requireNonNull(reply, "reply"));
+    replies.add(reply);
     return this;
   }
 
@@ -103,10 +88,7 @@ public final class FakeGeminiServer extends FakeProviderServer {
     if (stream && !request.query().contains("alt=sse")) {
       return error(400, "INVALID_ARGUMENT", "This fake streams only with alt=sse.", List.of());
     }
-    GeminiReply reply = queue.poll();
-    if (reply == null) {
-      reply = responder.apply(request);
-    }
+    GeminiReply reply = replies.next(request);
     if (reply.hang) {
       return new ScriptedResponse.Hang();
     }
@@ -323,7 +305,7 @@ public final class FakeGeminiServer extends FakeProviderServer {
 
     /** Binds and starts the server. */
     public FakeGeminiServer start() {
-      return new FakeGeminiServer(this, new Responder());
+      return new FakeGeminiServer(this, new LateResponder());
     }
   }
 }

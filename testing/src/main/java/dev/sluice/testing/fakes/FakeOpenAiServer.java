@@ -13,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.jspecify.annotations.Nullable;
@@ -51,31 +50,15 @@ public final class FakeOpenAiServer extends FakeProviderServer {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final long CREATED = 1_700_000_000L;
 
-  private final Function<RecordedRequest, ChatReply> chatResponder;
-  private final Function<RecordedRequest, EmbeddingsReply> embeddingsResponder;
-  private final ConcurrentLinkedQueue<ChatReply> chatQueue = new ConcurrentLinkedQueue<>();
-  private final ConcurrentLinkedQueue<EmbeddingsReply> embeddingsQueue = new ConcurrentLinkedQueue<>();
+  private final ReplyQueue<ChatReply> chatReplies;
+  private final ReplyQueue<EmbeddingsReply> embeddingsReplies;
   private final AtomicInteger ids = new AtomicInteger();
 
-  private FakeOpenAiServer(Builder b, Responder responder) {
+  private FakeOpenAiServer(Builder b, LateResponder responder) {
     super(b.server(responder), b.isTls());
-    this.chatResponder = b.chatResponder;
-    this.embeddingsResponder = b.embeddingsResponder;
-    responder.target = this;
-  }
-
-  /** Lets the server exist before the fake that answers its requests. */
-  private static final class Responder implements Function<RecordedRequest, ScriptedResponse> {
-    volatile @Nullable FakeOpenAiServer target;
-
-    @Override
-    public ScriptedResponse apply(RecordedRequest request) {
-      FakeOpenAiServer t = target;
-      if (t == null) {
-        throw new IllegalStateException("fake not ready");
-      }
-      return t.respond(request);
-    }
+    this.chatReplies = new ReplyQueue<>(b.chatResponder);
+    this.embeddingsReplies = new ReplyQueue<>(b.embeddingsResponder);
+    responder.bind(this::respond);
   }
 
   /** Starts a fake with default settings. */
@@ -95,13 +78,13 @@ public final class FakeOpenAiServer extends FakeProviderServer {
 
   /** Queues the reply for the next chat request not yet answered from the queue. */
   public FakeOpenAiServer enqueue(ChatReply reply) {
-    chatQueue.add(requireNonNull(reply, "reply"));
+    chatReplies.add(reply);
     return this;
   }
 
   /** Queues the reply for the next embeddings request. */
   public FakeOpenAiServer enqueue(EmbeddingsReply reply) {
-    embeddingsQueue.add(requireNonNull(reply, "reply"));
+    embeddingsReplies.add(reply);
     return this;
   }
 
@@ -113,12 +96,10 @@ public final class FakeOpenAiServer extends FakeProviderServer {
           + request.path(), List.of());
     }
     if (request.path().endsWith("/chat/completions")) {
-      ChatReply reply = chatQueue.poll();
-      return chat(request, reply != null ? reply : chatResponder.apply(request));
+      return chat(request, chatReplies.next(request));
     }
     if (request.path().endsWith("/embeddings")) {
-      EmbeddingsReply reply = embeddingsQueue.poll();
-      return embeddings(request, reply != null ? reply : embeddingsResponder.apply(request));
+      return embeddings(request, embeddingsReplies.next(request));
     }
     return error(404, "invalid_request_error", "Unknown request URL: POST " + request.path(),
         List.of());
@@ -494,7 +475,7 @@ public final class FakeOpenAiServer extends FakeProviderServer {
 
     /** Binds and starts the server. */
     public FakeOpenAiServer start() {
-      return new FakeOpenAiServer(this, new Responder());
+      return new FakeOpenAiServer(this, new LateResponder());
     }
   }
 }
