@@ -498,6 +498,22 @@ class AnthropicAdapterTest {
 
   @Nested
   class Failures {
+    @Test
+    void aMissingKeyIsMisconfiguredWithoutTouchingTheUpstream() throws Exception {
+      Backend backend =
+          backend().setApiKey(SecretRef.newBuilder().setEnvVar("NOT_SET_ANYWHERE")).build();
+
+      assertThatThrownBy(() -> anthropic.chat(call(backend, hello())).get(10, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOfSatisfying(
+              UpstreamException.class,
+              e -> assertThat(e.failure()).isEqualTo(UpstreamFailure.MISCONFIGURED));
+      RecordingStreamListener listener = stream(call(backend, hello()));
+      assertThat(listener.awaitError().failure()).isEqualTo(UpstreamFailure.MISCONFIGURED);
+      assertThat(listener.events()).isEmpty();
+      assertThat(fake.requests()).isEmpty();
+    }
+
     static Stream<Arguments> statuses() {
       return Stream.of(
           Arguments.of(400, "invalid_request_error", UpstreamFailure.BAD_REQUEST),

@@ -410,6 +410,20 @@ class GeminiAdapterTest {
 
   @Nested
   class Failures {
+    @Test
+    void aMissingKeyIsMisconfiguredWithoutTouchingTheUpstream() throws Exception {
+      Backend backend =
+          backend().toBuilder().setApiKey(SecretRef.newBuilder().setEnvVar("NOT_SET_ANYWHERE")).build();
+      ChatCall call = new ChatCall(hello(), new UpstreamTarget(backend, "gemini-2.5-flash"), null, "req-g");
+
+      assertThat(failure(gemini.chat(call)).failure()).isEqualTo(UpstreamFailure.MISCONFIGURED);
+      RecordingStreamListener listener = new RecordingStreamListener();
+      gemini.streamChat(call, listener);
+      assertThat(listener.awaitError().failure()).isEqualTo(UpstreamFailure.MISCONFIGURED);
+      assertThat(listener.events()).isEmpty();
+      assertThat(fake.requests()).isEmpty();
+    }
+
     static Stream<Arguments> statuses() {
       return Stream.of(
           Arguments.of(400, "INVALID_ARGUMENT", UpstreamFailure.BAD_REQUEST),
