@@ -2,11 +2,11 @@ package dev.sluice.bench.gateway;
 
 import static java.nio.charset.StandardCharsets.US_ASCII;
 
-import dev.sluice.admin.v1.AdminServiceGrpc;
 import dev.sluice.admin.v1.ApplyChangesRequest;
 import dev.sluice.admin.v1.Change;
 import dev.sluice.admin.v1.CreateApiKeyRequest;
 import dev.sluice.bench.internal.DurationConverter;
+import dev.sluice.bench.internal.LoopbackAdmin;
 import dev.sluice.config.v1.Backend;
 import dev.sluice.config.v1.BackendKind;
 import dev.sluice.config.v1.BackendTarget;
@@ -19,10 +19,6 @@ import dev.sluice.controlplane.ControlPlane;
 import dev.sluice.controlplane.store.ConfigStore;
 import dev.sluice.dataplane.DataPlane;
 import dev.sluice.dataplane.NettyProcessDefaults;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -231,18 +227,7 @@ public final class BenchGateway implements Callable<Integer> {
   /** Applies the benchmark config. */
   private Configured configure(int cpPort, String adminToken, boolean anonymous)
       throws InterruptedException {
-    ManagedChannel ch =
-        NettyChannelBuilder.forAddress(new InetSocketAddress("127.0.0.1", cpPort))
-            .usePlaintext()
-            .build();
-    try {
-      Metadata md = new Metadata();
-      md.put(
-          Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
-          "Bearer " + adminToken);
-      AdminServiceGrpc.AdminServiceBlockingStub admin =
-          AdminServiceGrpc.newBlockingStub(ch)
-              .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+    try (LoopbackAdmin admin = LoopbackAdmin.connect(cpPort, adminToken)) {
       ApplyChangesRequest.Builder req =
           ApplyChangesRequest.newBuilder()
               .setAuthor("sluice-bench")
@@ -276,24 +261,20 @@ public final class BenchGateway implements Callable<Integer> {
                         .setConsumer(Consumer.newBuilder().setName("bench").addModels("*"))));
       }
       long version =
-          admin
-              .withDeadlineAfter(30, TimeUnit.SECONDS)
-              .applyChanges(req.build())
+          admin.within(Duration.ofSeconds(30)).applyChanges(req.build())
               .getConfigVersion();
       if (anonymous) {
         return new Configured(version, null);
       }
       var created =
           admin
-              .withDeadlineAfter(30, TimeUnit.SECONDS)
+              .within(Duration.ofSeconds(30))
               .createApiKey(
                   CreateApiKeyRequest.newBuilder()
                       .setConsumer("bench")
                       .setName("bench-key")
                       .build());
       return new Configured(created.getConfigVersion(), created.getKey());
-    } finally {
-      ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 

@@ -3,13 +3,13 @@ package dev.sluice.bench.ratelimit;
 import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.util.Durations;
-import dev.sluice.admin.v1.AdminServiceGrpc;
 import dev.sluice.admin.v1.ApplyChangesRequest;
 import dev.sluice.admin.v1.Change;
 import dev.sluice.admin.v1.CreateApiKeyRequest;
 import dev.sluice.admin.v1.CreateApiKeyResponse;
 import dev.sluice.admin.v1.WaitForFleetVersionRequest;
 import dev.sluice.admin.v1.WaitForFleetVersionResponse;
+import dev.sluice.bench.internal.LoopbackAdmin;
 import dev.sluice.config.v1.Backend;
 import dev.sluice.config.v1.BackendKind;
 import dev.sluice.config.v1.BackendTarget;
@@ -24,14 +24,9 @@ import dev.sluice.config.v1.RateLimitPolicy;
 import dev.sluice.config.v1.Resource;
 import dev.sluice.config.v1.Route;
 import dev.sluice.config.v1.RouteMatch;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The benchmark's config, applied through the admin API as an operator would: a backend on the
@@ -64,18 +59,7 @@ final class FleetConfig {
       throws InterruptedException {
     requireNonNull(upstreamBaseUrl, "upstreamBaseUrl");
     InetSocketAddress cp = fleet.controlPlaneAddress();
-    ManagedChannel channel =
-        NettyChannelBuilder.forAddress(new InetSocketAddress("127.0.0.1", cp.getPort()))
-            .usePlaintext()
-            .build();
-    try {
-      Metadata md = new Metadata();
-      md.put(
-          Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
-          "Bearer " + fleet.adminToken());
-      AdminServiceGrpc.AdminServiceBlockingStub admin =
-          AdminServiceGrpc.newBlockingStub(channel)
-              .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md));
+    try (LoopbackAdmin admin = LoopbackAdmin.connect(cp.getPort(), fleet.adminToken())) {
       ApplyChangesRequest.Builder request =
           ApplyChangesRequest.newBuilder()
               .setAuthor("ratelimit-bench")
@@ -84,11 +68,10 @@ final class FleetConfig {
           resources(upstreamBaseUrl, requestsPerMinute, tokensPerMinute, burstPercent)) {
         request.addChanges(Change.newBuilder().setUpsert(resource));
       }
-      admin.withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
-          .applyChanges(request.build());
+      admin.within(CALL_TIMEOUT).applyChanges(request.build());
       CreateApiKeyResponse created =
           admin
-              .withDeadlineAfter(CALL_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)
+              .within(CALL_TIMEOUT)
               .createApiKey(
                   CreateApiKeyRequest.newBuilder()
                       .setConsumer(CONSUMER)
@@ -97,7 +80,7 @@ final class FleetConfig {
                       .build());
       WaitForFleetVersionResponse waited =
           admin
-              .withDeadlineAfter(CALL_TIMEOUT.toMillis() + 10_000, TimeUnit.MILLISECONDS)
+              .within(CALL_TIMEOUT.plusSeconds(10))
               .waitForFleetVersion(
                   WaitForFleetVersionRequest.newBuilder()
                       .setConfigVersion(created.getConfigVersion())
@@ -112,8 +95,6 @@ final class FleetConfig {
                 + waited.getLaggingNodesList());
       }
       return created.getKey();
-    } finally {
-      channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
   }
 

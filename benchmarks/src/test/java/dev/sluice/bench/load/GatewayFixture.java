@@ -1,9 +1,9 @@
 package dev.sluice.bench.load;
 
 import com.google.protobuf.util.Durations;
-import dev.sluice.admin.v1.AdminServiceGrpc;
 import dev.sluice.admin.v1.ApplyChangesRequest;
 import dev.sluice.admin.v1.Change;
+import dev.sluice.bench.internal.LoopbackAdmin;
 import dev.sluice.config.v1.Backend;
 import dev.sluice.config.v1.BackendKind;
 import dev.sluice.config.v1.BackendTarget;
@@ -14,10 +14,6 @@ import dev.sluice.config.v1.Resource;
 import dev.sluice.controlplane.ControlPlane;
 import dev.sluice.controlplane.store.ConfigStore;
 import dev.sluice.dataplane.DataPlane;
-import io.grpc.ManagedChannel;
-import io.grpc.Metadata;
-import io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.MetadataUtils;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -97,15 +93,7 @@ final class GatewayFixture implements AutoCloseable {
 
   /** Applies the models; returns the config version that carries them. */
   private static long configure(int cpPort, String adminToken) throws InterruptedException {
-    ManagedChannel ch =
-        NettyChannelBuilder.forAddress(new InetSocketAddress("127.0.0.1", cpPort))
-            .usePlaintext()
-            .build();
-    try {
-      Metadata md = new Metadata();
-      md.put(
-          Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER),
-          "Bearer " + adminToken);
+    try (LoopbackAdmin admin = LoopbackAdmin.connect(cpPort, adminToken)) {
       ApplyChangesRequest.Builder req =
           ApplyChangesRequest.newBuilder().setAuthor("test").setReason("raw gRPC client test");
       addModel(req, "mock", MockSettings.newBuilder().setTokensPerResponse(TOKENS).build());
@@ -116,13 +104,7 @@ final class GatewayFixture implements AutoCloseable {
               .setTokensPerResponse(TOKENS)
               .setTimeToFirstToken(Durations.fromMillis(300))
               .build());
-      return AdminServiceGrpc.newBlockingStub(ch)
-          .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(md))
-          .withDeadlineAfter(30, TimeUnit.SECONDS)
-          .applyChanges(req.build())
-          .getConfigVersion();
-    } finally {
-      ch.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      return admin.within(Duration.ofSeconds(30)).applyChanges(req.build()).getConfigVersion();
     }
   }
 
