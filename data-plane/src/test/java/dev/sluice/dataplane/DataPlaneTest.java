@@ -451,8 +451,9 @@ class DataPlaneTest {
         .contains("gen_ai_server_time_per_output_token_seconds_count{")
         .contains("gen_ai_request_model=\"m1\"")
         .contains(
-            "sluice_inference_requests_total{rpc_grpc_status_code=\"OK\",rpc_method=\"StreamChat\"}")
-        .contains("rpc_grpc_status_code=\"NOT_FOUND\"")
+            "sluice_inference_requests_total{rpc_grpc_status_code=\"OK\",rpc_method=\"StreamChat\",sluice_error_reason=\"\"}")
+        .contains(
+            "{rpc_grpc_status_code=\"NOT_FOUND\",rpc_method=\"StreamChat\",sluice_error_reason=\"MODEL_NOT_FOUND\"}")
         .contains("sluice_config_info{source=\"CONFIG_SOURCE_CONTROL_PLANE\",version=\"1a.1\"} 1")
         .contains("sluice_config_applied_timestamp_seconds ");
   }

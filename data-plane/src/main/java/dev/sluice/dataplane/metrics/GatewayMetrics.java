@@ -31,8 +31,14 @@ public interface GatewayMetrics {
   /** The router moves on after a failure on {@code backend}. */
   default void attemptRepeated(String backend, AttemptKind kind) {}
 
-  /** An inference RPC ended. {@code method} is the short RPC name, e.g. {@code StreamChat}. */
-  default void requestFinished(String method, Status.Code code) {}
+  /**
+   * An inference RPC ended.
+   *
+   * @param method the short RPC name, e.g. {@code StreamChat}
+   * @param reason the {@code ErrorInfo.reason} the call ended with (e.g. {@code RATE_LIMITED},
+   *     {@code API_KEY_INVALID}); empty on success or when the status carries none
+   */
+  default void requestFinished(String method, Status.Code code, String reason) {}
 
   /**
    * A generation or embedding operation ended ({@code gen_ai.client.operation.duration}).

@@ -46,7 +46,7 @@ final class MicrometerGatewayMetrics implements GatewayMetrics {
 
   private record TokenKey(String operation, String provider, String model, String type) {}
 
-  private record RequestKey(String method, Status.Code code) {}
+  private record RequestKey(String method, Status.Code code, String reason) {}
 
   private record BackendKey(String backend, String what) {}
 
@@ -94,15 +94,18 @@ final class MicrometerGatewayMetrics implements GatewayMetrics {
   }
 
   @Override
-  public void requestFinished(String method, Status.Code code) {
+  public void requestFinished(String method, Status.Code code, String reason) {
     requests
         .computeIfAbsent(
-            new RequestKey(method, code),
+            new RequestKey(method, code, reason),
             k ->
                 Counter.builder(REQUESTS)
-                    .description("Inference RPCs, by method and final gRPC status")
+                    .description(
+                        "Inference RPCs, by method, final gRPC status and the ErrorInfo reason"
+                            + " of a failure")
                     .tag("rpc.method", k.method())
                     .tag("rpc.grpc.status_code", k.code().name())
+                    .tag("sluice.error.reason", k.reason())
                     .register(registry))
         .increment();
   }

@@ -2,6 +2,9 @@ package dev.sluice.dataplane.server;
 
 import static java.util.Objects.requireNonNull;
 
+import com.google.protobuf.Any;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.rpc.ErrorInfo;
 import dev.sluice.dataplane.metrics.GatewayMetrics;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
@@ -10,11 +13,14 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.grpc.protobuf.StatusProto;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Counts every inference call by method and final status, including calls the error boundary or
- * authentication ended, and calls the client cancelled.
+ * Counts every inference call by method, final status and the {@code ErrorInfo} reason of a
+ * failure, including calls the error boundary or authentication ended, and calls the client
+ * cancelled. The reasons are the gateway's own fixed set (docs/errors.md), so the label stays low
+ * in cardinality; they tell apart, for example, a rate limit's refusal from an upstream's.
  */
 final class MetricsInterceptor implements ServerInterceptor {
   private final GatewayMetrics metrics;
@@ -33,7 +39,8 @@ final class MetricsInterceptor implements ServerInterceptor {
           @Override
           public void close(Status status, Metadata trailers) {
             if (reported.compareAndSet(false, true)) {
-              metrics.requestFinished(String.valueOf(method), status.getCode());
+              metrics.requestFinished(
+                  String.valueOf(method), status.getCode(), reason(status, trailers));
             }
             super.close(status, trailers);
           }
@@ -42,10 +49,33 @@ final class MetricsInterceptor implements ServerInterceptor {
       @Override
       public void onCancel() {
         if (reported.compareAndSet(false, true)) {
-          metrics.requestFinished(String.valueOf(method), Status.Code.CANCELLED);
+          metrics.requestFinished(String.valueOf(method), Status.Code.CANCELLED, "");
         }
         super.onCancel();
       }
     };
+  }
+
+  /** The reason of the status's {@code ErrorInfo}, or empty on success or when there is none. */
+  private static String reason(Status status, Metadata trailers) {
+    if (status.isOk()) {
+      return "";
+    }
+    com.google.rpc.Status details;
+    try {
+      details = StatusProto.fromStatusAndTrailers(status, trailers);
+    } catch (IllegalArgumentException mismatchedDetails) {
+      return "";
+    }
+    for (Any detail : details.getDetailsList()) {
+      if (detail.is(ErrorInfo.class)) {
+        try {
+          return detail.unpack(ErrorInfo.class).getReason();
+        } catch (InvalidProtocolBufferException e) {
+          return "";
+        }
+      }
+    }
+    return "";
   }
 }
