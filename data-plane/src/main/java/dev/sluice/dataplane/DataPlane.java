@@ -179,6 +179,10 @@ public final class DataPlane implements AutoCloseable {
             .permitKeepAliveWithoutCalls(true)
             .keepAliveTime(config.keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
             .keepAliveTimeout(config.keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS)
+            // A connection that never completes the HTTP/2 handshake (a slowloris, a port scan)
+            // and one that carries no call for long are closed, so idle sockets cannot pile up.
+            .handshakeTimeout(config.handshakeTimeout.toNanos(), TimeUnit.NANOSECONDS)
+            .maxConnectionIdle(config.maxConnectionIdle.toNanos(), TimeUnit.NANOSECONDS)
             // HTTP/2 rapid reset (CVE-2023-44487): a client that opens and resets streams faster
             // than this gets GOAWAY ENHANCE_YOUR_CALM instead of making us start upstream calls.
             .maxRstFramesPerWindow(
@@ -442,6 +446,8 @@ public final class DataPlane implements AutoCloseable {
     private Duration permitKeepAliveTime = Duration.ofSeconds(20);
     private Duration keepAliveTime = Duration.ofMinutes(1);
     private Duration keepAliveTimeout = Duration.ofSeconds(20);
+    private Duration handshakeTimeout = Duration.ofSeconds(10);
+    private Duration maxConnectionIdle = Duration.ofHours(1);
     private Duration drainTimeout = Duration.ofSeconds(30);
     private int maxResetsPerWindow = 1000;
     private Duration resetWindow = Duration.ofSeconds(10);
@@ -562,6 +568,34 @@ public final class DataPlane implements AutoCloseable {
     public Builder keepAlive(Duration time, Duration timeout) {
       this.keepAliveTime = requireNonNull(time, "time");
       this.keepAliveTimeout = requireNonNull(timeout, "timeout");
+      return this;
+    }
+
+    /**
+     * How long a new client connection may take to complete the TLS and HTTP/2 handshakes (the
+     * client's preface and SETTINGS) before it is closed. Default 10 s: enough for a client on a
+     * slow network, short for a slowloris or a port scanner holding sockets open.
+     */
+    public Builder handshakeTimeout(Duration timeout) {
+      requireNonNull(timeout, "timeout");
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("handshakeTimeout: " + timeout + " (expected: > 0)");
+      }
+      this.handshakeTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * How long a client connection may carry no call before the server ends it with GOAWAY.
+     * Default 1 h (Envoy's downstream idle timeout): a client that went quiet reconnects on its
+     * next call, and a node does not hold sockets for clients long gone.
+     */
+    public Builder maxConnectionIdle(Duration idle) {
+      requireNonNull(idle, "idle");
+      if (idle.isNegative() || idle.isZero()) {
+        throw new IllegalArgumentException("maxConnectionIdle: " + idle + " (expected: > 0)");
+      }
+      this.maxConnectionIdle = idle;
       return this;
     }
 

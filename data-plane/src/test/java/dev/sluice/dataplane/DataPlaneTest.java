@@ -297,6 +297,52 @@ class DataPlaneTest {
   }
 
   @Test
+  void aConnectionThatNeverCompletesTheHandshakeIsClosed() throws Exception {
+    FakeControlPlane cp = closeLater(new FakeControlPlane("cp1"));
+    DataPlane dp =
+        closeLater(dataPlane(List.of(cp.target())).handshakeTimeout(Duration.ofMillis(300)).build());
+    dp.start();
+
+    try (java.net.Socket silent = new java.net.Socket("127.0.0.1", dp.port())) {
+      silent.setSoTimeout(Math.toIntExact(WAIT.toMillis()));
+      long started = System.nanoTime();
+      // Nothing sent: no HTTP/2 preface. The server writes its SETTINGS, then closes.
+      int read;
+      do {
+        read = silent.getInputStream().read();
+      } while (read != -1);
+      assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(WAIT);
+    }
+  }
+
+  @Test
+  void aConnectionWithoutCallsForTheIdleLimitIsEndedWithGoaway() throws Exception {
+    provider.byDefault(Script.tokens(2));
+    FakeControlPlane cp = closeLater(new FakeControlPlane("cp1"));
+    DataPlane dp =
+        closeLater(
+            dataPlane(List.of(cp.target())).maxConnectionIdle(Duration.ofMillis(300)).build());
+    dp.start();
+    cp.nextRequest(WAIT);
+    cp.send(versionInfo(1), CONFIG);
+    dp.awaitConfig(WAIT);
+    ManagedChannel channel = channel(dp);
+    streamText(channel, "m1");
+    assertThat(channel.getState(false)).isEqualTo(io.grpc.ConnectivityState.READY);
+
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    while (channel.getState(false) == io.grpc.ConnectivityState.READY
+        && System.nanoTime() < deadline) {
+      Thread.sleep(20);
+    }
+
+    assertThat(channel.getState(false))
+        .as("the server's GOAWAY ended the transport; the channel reconnects on its next call")
+        .isEqualTo(io.grpc.ConnectivityState.IDLE);
+    assertThat(streamText(channel, "m1")).isNotEmpty();
+  }
+
+  @Test
   void aClientResettingStreamsFasterThanAllowedLosesItsConnection() throws Exception {
     provider.byDefault(Script.hanging());
     FakeControlPlane cp = closeLater(new FakeControlPlane("cp1"));

@@ -115,6 +115,16 @@ final class DataPlaneCommand implements Callable<Integer> {
   private java.time.@Nullable Duration maxConnectionAge;
 
   @Option(
+      names = "--max-connection-idle",
+      paramLabel = "DURATION",
+      converter = DurationConverter.class,
+      defaultValue = "1h",
+      description =
+          "End client connections that carried no call for this long (GOAWAY; default:"
+              + " ${DEFAULT-VALUE}).")
+  private java.time.Duration maxConnectionIdle;
+
+  @Option(
       names = "--max-connection-age-grace",
       paramLabel = "DURATION",
       converter = DurationConverter.class,
@@ -161,6 +171,10 @@ final class DataPlaneCommand implements Callable<Integer> {
     if (metricsListen != null) {
       builder.metricsAddress(metricsListen);
     }
+    if (maxConnectionIdle.isNegative() || maxConnectionIdle.isZero()) {
+      throw new CommandFailure("--max-connection-idle: " + maxConnectionIdle + " (expected: > 0)");
+    }
+    builder.maxConnectionIdle(maxConnectionIdle);
     if (maxConnectionAge != null) {
       builder.maxConnectionAge(maxConnectionAge, maxConnectionAgeGrace);
     }

@@ -10,8 +10,9 @@ class DataPlaneCommandTest {
   @CsvSource({
     "--jwt-failure-burst, -1, '--jwt-failure-burst: -1 (expected: >= 0)'",
     "--jwt-failure-rate, 0, '--jwt-failure-rate: 0.0 (expected: > 0)'",
+    "--max-connection-idle, 0s, '--max-connection-idle: PT0S (expected: > 0)'",
   })
-  void aBadJwtFailureLimitIsRefusedWithItsFlagBeforeAnythingStarts(
+  void aBadLimitIsRefusedWithItsFlagBeforeAnythingStarts(
       String flag, String value, String message) {
     CommandRun run =
         CommandRun.of(
