@@ -8,6 +8,7 @@ import dev.sluice.dataplane.config.RuntimeConfig;
 import dev.sluice.dataplane.config.ServingConfig;
 import dev.sluice.dataplane.metrics.GatewayMetrics;
 import dev.sluice.dataplane.metrics.PrometheusEndpoint;
+import dev.sluice.dataplane.overload.HeapPressure;
 import dev.sluice.dataplane.provider.ProviderRegistry;
 import dev.sluice.dataplane.provider.SecretResolver;
 import dev.sluice.dataplane.ratelimit.QuotaLeaseClient;
@@ -47,6 +48,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.jspecify.annotations.Nullable;
@@ -96,6 +98,7 @@ public final class DataPlane implements AutoCloseable {
   private @Nullable EventLoopGroup eventLoops;
   private @Nullable ProviderRegistry providers;
   private @Nullable PrometheusEndpoint metricsEndpoint;
+  private @Nullable HeapPressure heapPressure;
   private @Nullable Server server;
   private @Nullable StandardServices standardServices;
   private @Nullable DiscoveryClient discovery;
@@ -205,7 +208,8 @@ public final class DataPlane implements AutoCloseable {
             limiter,
             // Loads its vocabulary once (a few hundred milliseconds), here rather than on a
             // request.
-            TokenEstimator.cl100k()));
+            TokenEstimator.cl100k(),
+            overloadSignal()));
     StandardServices services = StandardServices.addTo(builder);
     standardServices = services;
     serving.addListener(
@@ -407,11 +411,22 @@ public final class DataPlane implements AutoCloseable {
     stopLeases();
     closeQuietly(discovery);
     closeQuietly(metricsEndpoint);
+    closeQuietly(heapPressure);
     closeQuietly(providers);
     EventLoopGroup group = eventLoops;
     if (group != null) {
       group.shutdownGracefully(0, 5, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
     }
+  }
+
+  /** Heap pressure, when shedding on it is on; else never overloaded. */
+  private BooleanSupplier overloadSignal() {
+    if (config.shedAtHeapFraction == 0) {
+      return () -> false;
+    }
+    HeapPressure pressure = HeapPressure.watch(config.shedAtHeapFraction);
+    heapPressure = pressure;
+    return pressure;
   }
 
   private static void closeQuietly(@Nullable AutoCloseable closeable) {
@@ -447,6 +462,7 @@ public final class DataPlane implements AutoCloseable {
     private Duration keepAliveTime = Duration.ofMinutes(1);
     private Duration keepAliveTimeout = Duration.ofSeconds(20);
     private Duration handshakeTimeout = Duration.ofSeconds(10);
+    private double shedAtHeapFraction = 0.9;
     private Duration maxConnectionIdle = Duration.ofHours(1);
     private Duration drainTimeout = Duration.ofSeconds(30);
     private int maxResetsPerWindow = 1000;
@@ -582,6 +598,20 @@ public final class DataPlane implements AutoCloseable {
         throw new IllegalArgumentException("handshakeTimeout: " + timeout + " (expected: > 0)");
       }
       this.handshakeTimeout = timeout;
+      return this;
+    }
+
+    /**
+     * Refuses new calls with UNAVAILABLE ({@code OVERLOADED}, retry after 1 s) while the heap live
+     * after a garbage collection is at least this share of the maximum, until a collection leaves
+     * it 5 points lower; calls already running continue. Default 0.9; 0 turns shedding off.
+     */
+    public Builder shedAtHeapFraction(double fraction) {
+      if (fraction != 0 && !(fraction > 0.05 && fraction <= 1)) {
+        throw new IllegalArgumentException(
+            "shedAtHeapFraction: " + fraction + " (expected: 0, or above 0.05 and at most 1)");
+      }
+      this.shedAtHeapFraction = fraction;
       return this;
     }
 

@@ -115,6 +115,16 @@ final class DataPlaneCommand implements Callable<Integer> {
   private java.time.@Nullable Duration maxConnectionAge;
 
   @Option(
+      names = "--shed-at-heap",
+      paramLabel = "FRACTION",
+      defaultValue = "0.9",
+      description =
+          "Refuse new calls (UNAVAILABLE, OVERLOADED) while the heap live after a garbage"
+              + " collection is at least this share of the maximum; running calls continue"
+              + " (default: ${DEFAULT-VALUE}; 0: never).")
+  private double shedAtHeap = 0.9;
+
+  @Option(
       names = "--max-connection-idle",
       paramLabel = "DURATION",
       converter = DurationConverter.class,
@@ -171,6 +181,11 @@ final class DataPlaneCommand implements Callable<Integer> {
     if (metricsListen != null) {
       builder.metricsAddress(metricsListen);
     }
+    if (shedAtHeap != 0 && !(shedAtHeap > 0.05 && shedAtHeap <= 1)) {
+      throw new CommandFailure(
+          "--shed-at-heap: " + shedAtHeap + " (expected: 0, or above 0.05 and at most 1)");
+    }
+    builder.shedAtHeapFraction(shedAtHeap);
     if (maxConnectionIdle.isNegative() || maxConnectionIdle.isZero()) {
       throw new CommandFailure("--max-connection-idle: " + maxConnectionIdle + " (expected: > 0)");
     }

@@ -11,6 +11,7 @@ class DataPlaneCommandTest {
     "--jwt-failure-burst, -1, '--jwt-failure-burst: -1 (expected: >= 0)'",
     "--jwt-failure-rate, 0, '--jwt-failure-rate: 0.0 (expected: > 0)'",
     "--max-connection-idle, 0s, '--max-connection-idle: PT0S (expected: > 0)'",
+    "--shed-at-heap, 1.5, '--shed-at-heap: 1.5 (expected: 0, or above 0.05 and at most 1)'",
   })
   void aBadLimitIsRefusedWithItsFlagBeforeAnythingStarts(
       String flag, String value, String message) {

@@ -28,6 +28,7 @@ import io.grpc.stub.StreamObserver;
 import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.BooleanSupplier;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -43,7 +44,7 @@ public final class InferenceServiceImpl extends InferenceServiceGrpc.InferenceSe
 
   /**
    * The inference service with its interceptors, ready to add to a server: metrics (outermost), the
-   * error boundary, then authentication against the served config.
+   * error boundary, load shedding, then authentication against the served config.
    *
    * @param limiter admits each request against the rate limits of the served config (its table
    *     supplier should read the served config's {@link
@@ -57,6 +58,21 @@ public final class InferenceServiceImpl extends InferenceServiceGrpc.InferenceSe
       GatewayMetrics metrics,
       RateLimiter limiter,
       TokenEstimator estimator) {
+    return definition(serving, authenticator, router, metrics, limiter, estimator, () -> false);
+  }
+
+  /**
+   * As above, refusing new calls with UNAVAILABLE ({@code OVERLOADED}) while {@code overloaded}
+   * says so; that check runs before authentication.
+   */
+  public static ServerServiceDefinition definition(
+      ServingConfig serving,
+      Authenticator authenticator,
+      Router router,
+      GatewayMetrics metrics,
+      RateLimiter limiter,
+      TokenEstimator estimator,
+      BooleanSupplier overloaded) {
     InferenceServiceImpl service =
         new InferenceServiceImpl(
             new RoutingInferenceHandler(
@@ -68,6 +84,7 @@ public final class InferenceServiceImpl extends InferenceServiceGrpc.InferenceSe
     return ServerInterceptors.intercept(
         service,
         new AuthInterceptor(serving, authenticator),
+        new OverloadInterceptor(overloaded),
         new ErrorBoundaryInterceptor(),
         new MetricsInterceptor(metrics));
   }

@@ -785,6 +785,60 @@ class InferenceServiceTest {
   }
 
   @Nested
+  class Overload {
+    @Test
+    void anOverloadedNodeRefusesNewCallsWithRetryInfoAndLetsRunningStreamsFinish() throws Exception {
+      provider.byDefault(Script.tokens(20).paced(Duration.ofMillis(20)));
+      java.util.concurrent.atomic.AtomicBoolean overloaded =
+          new java.util.concurrent.atomic.AtomicBoolean();
+      Server shedding =
+          NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+              .addService(
+                  InferenceServiceImpl.definition(
+                      serving,
+                      Authenticator.apiKeys(true, Clock.systemUTC()),
+                      Router.create(kind -> provider, scheduler, GatewayMetrics.NOOP),
+                      GatewayMetrics.NOOP,
+                      limiterOf(serving),
+                      TokenEstimator.charsPerToken(),
+                      overloaded::get))
+              .build()
+              .start();
+      ManagedChannel c =
+          NettyChannelBuilder.forAddress("127.0.0.1", shedding.getPort()).usePlaintext().build();
+      try {
+        java.util.Iterator<StreamChatResponse> running =
+            InferenceServiceGrpc.newBlockingStub(c)
+                .withDeadlineAfter(WAIT.toMillis(), TimeUnit.MILLISECONDS)
+                .streamChat(StreamChatRequest.newBuilder().setChat(chat("m1")).build());
+        assertThat(running.next().hasStarted()).isTrue();
+
+        overloaded.set(true);
+        StatusRuntimeException refused =
+            catchThrowableOfType(
+                StatusRuntimeException.class,
+                () -> InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")));
+        int eventsAfter = 0;
+        while (running.hasNext()) {
+          running.next();
+          eventsAfter++;
+        }
+        overloaded.set(false);
+
+        assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(errorInfo(refused).getReason()).isEqualTo("OVERLOADED");
+        assertThat(GrpcErrors.retryInfo(refused).getRetryDelay().getSeconds()).isEqualTo(1);
+        assertThat(eventsAfter).as("the running stream went on to its end").isGreaterThan(20);
+        assertThat(InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")).getModel())
+            .isEqualTo("m1");
+      } finally {
+        c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        shedding.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Nested
   class WithoutConfig {
     @Test
     void aNodeWithoutConfigIsUnavailable() throws Exception {
