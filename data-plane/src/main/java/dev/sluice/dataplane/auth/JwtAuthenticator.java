@@ -117,8 +117,8 @@ final class JwtAuthenticator {
    *
    * @param peer the client's address, whose failed verifications are limited; null when unknown
    * @throws ApiException UNAUTHENTICATED when the token is not valid for any configured issuer;
-   *     RESOURCE_EXHAUSTED, without looking at a token not verified before, when {@code peer} has
-   *     spent its failed verifications ({@link FailedVerifications})
+   *     RESOURCE_EXHAUSTED, before checking the signature of a token not verified before, when
+   *     {@code peer} has spent its failed verifications ({@link FailedVerifications})
    */
   Caller authenticate(String token, AccessTable access, @Nullable InetAddress peer) {
     if (token.length() > MAX_TOKEN_CHARS) {
