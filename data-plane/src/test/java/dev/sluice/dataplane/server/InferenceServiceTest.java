@@ -784,6 +784,23 @@ class InferenceServiceTest {
     }
   }
 
+  /** A second server on loopback over {@code config}, anonymous callers allowed; stop it after. */
+  private Server anonymousServer(ServingConfig config, java.util.function.BooleanSupplier overloaded)
+      throws java.io.IOException {
+    return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(
+            InferenceServiceImpl.definition(
+                config,
+                Authenticator.apiKeys(true, Clock.systemUTC()),
+                Router.create(kind -> provider, scheduler, GatewayMetrics.NOOP),
+                GatewayMetrics.NOOP,
+                limiterOf(config),
+                TokenEstimator.charsPerToken(),
+                overloaded))
+        .build()
+        .start();
+  }
+
   @Nested
   class Overload {
     @Test
@@ -791,19 +808,7 @@ class InferenceServiceTest {
       provider.byDefault(Script.tokens(20).paced(Duration.ofMillis(20)));
       java.util.concurrent.atomic.AtomicBoolean overloaded =
           new java.util.concurrent.atomic.AtomicBoolean();
-      Server shedding =
-          NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-              .addService(
-                  InferenceServiceImpl.definition(
-                      serving,
-                      Authenticator.apiKeys(true, Clock.systemUTC()),
-                      Router.create(kind -> provider, scheduler, GatewayMetrics.NOOP),
-                      GatewayMetrics.NOOP,
-                      limiterOf(serving),
-                      TokenEstimator.charsPerToken(),
-                      overloaded::get))
-              .build()
-              .start();
+      Server shedding = anonymousServer(serving, overloaded::get);
       ManagedChannel c =
           NettyChannelBuilder.forAddress("127.0.0.1", shedding.getPort()).usePlaintext().build();
       try {
@@ -843,18 +848,7 @@ class InferenceServiceTest {
     @Test
     void aNodeWithoutConfigIsUnavailable() throws Exception {
       ServingConfig empty = new ServingConfig();
-      Server bare =
-          NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-              .addService(
-                  InferenceServiceImpl.definition(
-                      empty,
-                      Authenticator.apiKeys(true, Clock.systemUTC()),
-                      Router.create(kind -> provider, scheduler, GatewayMetrics.NOOP),
-                      GatewayMetrics.NOOP,
-                      limiterOf(empty),
-                      TokenEstimator.charsPerToken()))
-              .build()
-              .start();
+      Server bare = anonymousServer(empty, () -> false);
       ManagedChannel c =
           NettyChannelBuilder.forAddress("127.0.0.1", bare.getPort()).usePlaintext().build();
       try {
