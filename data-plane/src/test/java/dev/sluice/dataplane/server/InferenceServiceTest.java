@@ -116,19 +116,7 @@ class InferenceServiceTest {
   }
 
   void start(boolean allowAnonymous) throws Exception {
-    server =
-        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-            .directExecutor()
-            .addService(
-                InferenceServiceImpl.definition(
-                    serving,
-                    Authenticator.apiKeys(allowAnonymous, Clock.systemUTC()),
-                    Router.create(kind -> provider, scheduler, GatewayMetrics.NOOP),
-                    GatewayMetrics.NOOP,
-                    limiterOf(serving),
-                    TokenEstimator.charsPerToken()))
-            .build()
-            .start();
+    server = server(serving, allowAnonymous, () -> false);
     channel =
         NettyChannelBuilder.forAddress("127.0.0.1", server.getPort())
             .usePlaintext()
@@ -784,14 +772,16 @@ class InferenceServiceTest {
     }
   }
 
-  /** A second server on loopback over {@code config}, anonymous callers allowed; stop it after. */
-  private Server anonymousServer(ServingConfig config, java.util.function.BooleanSupplier overloaded)
+  /** An inference server on loopback over {@code config}; stop it after. */
+  private Server server(
+      ServingConfig config, boolean allowAnonymous, java.util.function.BooleanSupplier overloaded)
       throws java.io.IOException {
     return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .directExecutor()
         .addService(
             InferenceServiceImpl.definition(
                 config,
-                Authenticator.apiKeys(true, Clock.systemUTC()),
+                Authenticator.apiKeys(allowAnonymous, Clock.systemUTC()),
                 Router.create(kind -> provider, scheduler, GatewayMetrics.NOOP),
                 GatewayMetrics.NOOP,
                 limiterOf(config),
@@ -808,7 +798,7 @@ class InferenceServiceTest {
       provider.byDefault(Script.tokens(20).paced(Duration.ofMillis(20)));
       java.util.concurrent.atomic.AtomicBoolean overloaded =
           new java.util.concurrent.atomic.AtomicBoolean();
-      Server shedding = anonymousServer(serving, overloaded::get);
+      Server shedding = server(serving, true, overloaded::get);
       ManagedChannel c =
           NettyChannelBuilder.forAddress("127.0.0.1", shedding.getPort()).usePlaintext().build();
       try {
@@ -848,7 +838,7 @@ class InferenceServiceTest {
     @Test
     void aNodeWithoutConfigIsUnavailable() throws Exception {
       ServingConfig empty = new ServingConfig();
-      Server bare = anonymousServer(empty, () -> false);
+      Server bare = server(empty, true, () -> false);
       ManagedChannel c =
           NettyChannelBuilder.forAddress("127.0.0.1", bare.getPort()).usePlaintext().build();
       try {
