@@ -50,20 +50,8 @@ public final class InferenceServiceImpl extends InferenceServiceGrpc.InferenceSe
    *     supplier should read the served config's {@link
    *     dev.sluice.dataplane.config.RuntimeConfig#rateLimits()})
    * @param estimator counts prompt tokens for token limits; one per process
-   */
-  public static ServerServiceDefinition definition(
-      ServingConfig serving,
-      Authenticator authenticator,
-      Router router,
-      GatewayMetrics metrics,
-      RateLimiter limiter,
-      TokenEstimator estimator) {
-    return definition(serving, authenticator, router, metrics, limiter, estimator, () -> false);
-  }
-
-  /**
-   * As above, refusing new calls with UNAVAILABLE ({@code OVERLOADED}) while {@code overloaded}
-   * says so; that check runs before authentication.
+   * @param overloaded while true, new calls are refused with UNAVAILABLE ({@code OVERLOADED})
+   *     before authentication; running calls are not touched
    */
   public static ServerServiceDefinition definition(
       ServingConfig serving,

@@ -91,7 +91,8 @@ class JwtAuthenticationTest {
                     Router.create(kind -> provider, scheduler, GatewayMetrics.NOOP),
                     GatewayMetrics.NOOP,
                     limiterOf(serving),
-                    TokenEstimator.charsPerToken()))
+                    TokenEstimator.charsPerToken(),
+                    () -> false))
             .build()
             .start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();

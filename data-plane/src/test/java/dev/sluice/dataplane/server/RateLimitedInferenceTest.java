@@ -117,7 +117,8 @@ class RateLimitedInferenceTest {
                     Router.create(kind -> provider, scheduler, GatewayMetrics.NOOP),
                     GatewayMetrics.NOOP,
                     limiter,
-                    ESTIMATOR))
+                    ESTIMATOR,
+                    () -> false))
             .build()
             .start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
