@@ -426,6 +426,12 @@ public final class DataPlane implements AutoCloseable {
     }
     HeapPressure pressure = HeapPressure.watch(config.shedAtHeapFraction);
     heapPressure = pressure;
+    PrometheusEndpoint endpoint = metricsEndpoint;
+    if (endpoint != null) {
+      Gauge.builder("sluice.overload.shedding", pressure, p -> p.getAsBoolean() ? 1 : 0)
+          .description("1 while new calls are refused because the live heap is high, else 0")
+          .register(endpoint.registry());
+    }
     return pressure;
   }
 

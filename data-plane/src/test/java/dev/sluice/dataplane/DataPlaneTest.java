@@ -501,7 +501,12 @@ class DataPlaneTest {
         .contains(
             "{rpc_grpc_status_code=\"NOT_FOUND\",rpc_method=\"StreamChat\",sluice_error_reason=\"MODEL_NOT_FOUND\"}")
         .contains("sluice_config_info{source=\"CONFIG_SOURCE_CONTROL_PLANE\",version=\"1a.1\"} 1")
-        .contains("sluice_config_applied_timestamp_seconds ");
+        .contains("sluice_config_applied_timestamp_seconds ")
+        .contains("sluice_overload_shedding 0.0")
+        .contains("jvm_memory_used_bytes{")
+        .contains("jvm_threads_live_threads ")
+        .contains("process_cpu_usage ")
+        .contains("process_uptime_seconds ");
   }
 
   @Test

@@ -4,6 +4,11 @@ import static java.util.Objects.requireNonNull;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -27,12 +32,22 @@ public final class PrometheusEndpoint implements AutoCloseable {
   private final ExecutorService executor;
   private final GatewayMetrics metrics;
 
+  private final JvmGcMetrics gcMetrics;
+
   private PrometheusEndpoint(
       PrometheusMeterRegistry registry, HttpServer server, ExecutorService executor) {
     this.registry = registry;
     this.server = server;
     this.executor = executor;
     this.metrics = new MicrometerGatewayMetrics(registry);
+    // The process beside the gateway: heap and GC pauses (which the overload shedding follows),
+    // threads, CPU, uptime; Micrometer's standard binders under their usual names.
+    new JvmMemoryMetrics().bindTo(registry);
+    gcMetrics = new JvmGcMetrics();
+    gcMetrics.bindTo(registry);
+    new JvmThreadMetrics().bindTo(registry);
+    new ProcessorMetrics().bindTo(registry);
+    new UptimeMetrics().bindTo(registry);
   }
 
   /** Starts serving on {@code address} (port 0 picks a free one). */
@@ -85,6 +100,7 @@ public final class PrometheusEndpoint implements AutoCloseable {
 
   @Override
   public void close() {
+    gcMetrics.close();
     server.stop(0);
     executor.shutdownNow();
     try {
