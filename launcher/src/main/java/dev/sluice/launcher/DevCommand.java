@@ -74,6 +74,13 @@ final class DevCommand implements Callable<Integer> {
               + " this checkout).")
   private List<Path> config = new ArrayList<>();
 
+  @Option(
+      names = "--metrics-listen",
+      paramLabel = "HOST:PORT",
+      converter = ListenAddress.class,
+      description = "Serve the data plane's Prometheus /metrics here (default: none).")
+  private @Nullable InetSocketAddress metricsListen;
+
   @Option(names = "--fresh", description = "Delete the state directory first (config history too).")
   private boolean fresh;
 
@@ -88,7 +95,7 @@ final class DevCommand implements Callable<Integer> {
     ShutdownHooks.Stopper stopper = ShutdownHooks.install();
     DevGateway gateway =
         DevGateway.start(
-            new DevGateway.Settings(listen, controlPlaneListen, state, configPaths));
+            new DevGateway.Settings(listen, controlPlaneListen, state, configPaths, metricsListen));
     stopper.add(gateway);
     printInstructions(spec.commandLine().getOut(), gateway, state, configPaths);
     stopper.awaitShutdown();
@@ -121,6 +128,10 @@ final class DevCommand implements Callable<Integer> {
         out.println("    (models on backends whose key is not set answer FAILED_PRECONDITION until you"
             + " restart with it)");
       }
+    }
+    String metrics = gateway.metricsUrl();
+    if (metrics != null) {
+      out.println("  metrics: " + metrics + "  (docs/metrics.md)");
     }
     out.println("  state: " + relative(here, state.dir()));
     out.println();

@@ -37,6 +37,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A whole gateway in one process for development: a control plane on the embedded store, a data
@@ -53,16 +54,29 @@ final class DevGateway implements AutoCloseable {
   static final String ADMIN_PRINCIPAL = "dev";
 
   /** What to start and where. Ports may be 0 (a free one is chosen). */
+  /**
+   * @param metricsListen where the data plane serves Prometheus metrics, or null for none
+   */
   record Settings(
       InetSocketAddress dataPlaneListen,
       InetSocketAddress controlPlaneListen,
       DevState state,
-      List<Path> configPaths) {
+      List<Path> configPaths,
+      @Nullable InetSocketAddress metricsListen) {
     Settings {
       requireNonNull(dataPlaneListen, "dataPlaneListen");
       requireNonNull(controlPlaneListen, "controlPlaneListen");
       requireNonNull(state, "state");
       configPaths = List.copyOf(configPaths);
+    }
+
+    /** Settings without a metrics endpoint. */
+    Settings(
+        InetSocketAddress dataPlaneListen,
+        InetSocketAddress controlPlaneListen,
+        DevState state,
+        List<Path> configPaths) {
+      this(dataPlaneListen, controlPlaneListen, state, configPaths, null);
     }
   }
 
@@ -71,6 +85,7 @@ final class DevGateway implements AutoCloseable {
   private final DataPlane dataPlane;
   private final InetSocketAddress dataPlaneListen;
   private final InetSocketAddress controlPlaneListen;
+  private final @Nullable InetSocketAddress metricsListen;
   private final long configVersion;
   private final List<ModelInfo> models;
   private final List<Resource> resources;
@@ -88,6 +103,7 @@ final class DevGateway implements AutoCloseable {
     this.dataPlane = dataPlane;
     this.dataPlaneListen = settings.dataPlaneListen();
     this.controlPlaneListen = settings.controlPlaneListen();
+    this.metricsListen = settings.metricsListen();
     this.configVersion = configVersion;
     this.models = List.copyOf(models);
     this.resources = List.copyOf(resources);
@@ -121,6 +137,7 @@ final class DevGateway implements AutoCloseable {
               .nodeLabels(Map.of("sluice.dev/mode", "dev"))
               .snapshotCacheFile(settings.state().snapshotCacheFile())
               .allowAnonymous(true)
+              .metricsAddress(settings.metricsListen())
               .build();
       started.add(0, dataPlane);
       startServer(dataPlane::start, settings.dataPlaneListen(), "--listen");
@@ -219,6 +236,15 @@ final class DevGateway implements AutoCloseable {
   /** The admin API as clients dial it, e.g. {@code 127.0.0.1:50052}. */
   String controlPlaneTarget() {
     return ListenAddress.dialable(controlPlaneListen, controlPlane.port());
+  }
+
+  /** The data plane's metrics URL, e.g. {@code http://127.0.0.1:9464/metrics}; null when off. */
+  @Nullable String metricsUrl() {
+    int port = dataPlane.metricsPort();
+    InetSocketAddress listen = metricsListen;
+    return port < 0 || listen == null
+        ? null
+        : "http://" + ListenAddress.dialable(listen, port) + "/metrics";
   }
 
   long configVersion() {

@@ -105,6 +105,33 @@ class DevGatewayTest {
   }
 
   @Test
+  void servesPrometheusMetricsWhenAsked() throws Exception {
+    DevGateway.Settings withMetrics =
+        new DevGateway.Settings(
+            ANY_LOOPBACK_PORT,
+            ANY_LOOPBACK_PORT,
+            DevState.locate(state, Map.of()),
+            List.of(DEV_YAML),
+            ANY_LOOPBACK_PORT);
+    try (DevGateway gateway = DevGateway.start(withMetrics)) {
+      String url = gateway.metricsUrl();
+      assertThat(url).startsWith("http://127.0.0.1:").endsWith("/metrics");
+
+      java.net.http.HttpResponse<String> scrape =
+          java.net.http.HttpClient.newHttpClient()
+              .send(
+                  java.net.http.HttpRequest.newBuilder(java.net.URI.create(url)).build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString());
+
+      assertThat(scrape.statusCode()).isEqualTo(200);
+      assertThat(scrape.body()).contains("sluice_config_info{");
+    }
+    try (DevGateway without = DevGateway.start(settings(List.of(DEV_YAML)))) {
+      assertThat(without.metricsUrl()).isNull();
+    }
+  }
+
+  @Test
   void saysWhichAddressIsTakenWhenThePortIsInUse() throws Exception {
     try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
       InetSocketAddress busy = new InetSocketAddress("127.0.0.1", taken.getLocalPort());
