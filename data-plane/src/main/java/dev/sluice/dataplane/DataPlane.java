@@ -459,8 +459,9 @@ public final class DataPlane implements AutoCloseable {
     private Map<String, String> nodeLabels = Map.of();
     private @Nullable Path snapshotCacheFile;
     private boolean allowAnonymous;
-    private int failedVerificationBurst = 64;
-    private double failedVerificationsPerSecond = 4;
+    private int failedVerificationBurst = Authenticator.DEFAULT_FAILED_VERIFICATION_BURST;
+    private double failedVerificationsPerSecond =
+        Authenticator.DEFAULT_FAILED_VERIFICATIONS_PER_SECOND;
     private @Nullable InetSocketAddress metricsAddress;
     private int maxInboundMessageSize = 16 << 20;
     private int maxConcurrentCallsPerConnection = 1000;

@@ -79,6 +79,9 @@ public final class ErrorMapper {
             RETRY_PUSHBACK_MS, Long.toString(Durations.toMillis(retry.getRetryDelay())));
       }
     }
-    return StatusProto.toStatusRuntimeException(status.build(), trailers);
+    StatusRuntimeException wire = StatusProto.toStatusRuntimeException(status.build(), trailers);
+    // The exception rides along as the status's cause, which gRPC never sends: interceptors
+    // outside the boundary (metrics) read its reason without parsing the details back.
+    return new StatusRuntimeException(wire.getStatus().withCause(e), wire.getTrailers());
   }
 }

@@ -32,6 +32,18 @@ class ErrorMapperTest {
   }
 
   @Test
+  void theExceptionRidesAlongAsTheStatusCauseWhichGrpcNeverSends() {
+    ApiException refused = ApiException.builder(Status.Code.RESOURCE_EXHAUSTED, "RATE_LIMITED").build();
+
+    StatusRuntimeException sre = ErrorMapper.toStatusRuntimeException(refused);
+
+    assertThat(sre.getStatus().getCause()).isSameAs(refused);
+    assertThat(Status.fromThrowable(sre).getCause())
+        .as("what ServerCalls closes the call with after onError")
+        .isSameAs(refused);
+  }
+
+  @Test
   void invalidArgumentCarriesTheFieldPathAsABadRequestViolation() throws Exception {
     StatusRuntimeException sre =
         ErrorMapper.toStatusRuntimeException(

@@ -53,8 +53,9 @@ final class DevGateway implements AutoCloseable {
   static final String NODE_ID = "dev";
   static final String ADMIN_PRINCIPAL = "dev";
 
-  /** What to start and where. Ports may be 0 (a free one is chosen). */
   /**
+   * What to start and where. Ports may be 0 (a free one is chosen).
+   *
    * @param metricsListen where the data plane serves Prometheus metrics, or null for none
    */
   record Settings(

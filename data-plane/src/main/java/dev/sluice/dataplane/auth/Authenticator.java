@@ -11,6 +11,12 @@ import org.jspecify.annotations.Nullable;
  * the event loop of every call.
  */
 public interface Authenticator {
+  /** Failed JWT verifications a client address may cause at once, by default. */
+  int DEFAULT_FAILED_VERIFICATION_BURST = 64;
+
+  /** How many of those an address regains per second, by default. */
+  double DEFAULT_FAILED_VERIFICATIONS_PER_SECOND = 4;
+
   /**
    * The caller presenting {@code headers}, according to {@code access}.
    *
@@ -57,8 +63,8 @@ public interface Authenticator {
     return standard(
         allowAnonymous,
         clock,
-        FailedVerifications.DEFAULT_BURST,
-        FailedVerifications.DEFAULT_PER_SECOND);
+        DEFAULT_FAILED_VERIFICATION_BURST,
+        DEFAULT_FAILED_VERIFICATIONS_PER_SECOND);
   }
 
   /**

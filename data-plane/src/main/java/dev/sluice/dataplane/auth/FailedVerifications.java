@@ -37,14 +37,12 @@ final class FailedVerifications {
   static final String REASON = "TOO_MANY_FAILED_AUTHENTICATIONS";
   static final int MAX_ADDRESSES = 100_000;
 
-  /** Limits of {@link #withDefaults()}: 64 failures at once, then 4 a second per address. */
-  static final int DEFAULT_BURST = 64;
-
-  static final double DEFAULT_PER_SECOND = 4;
-
   /** A node's limits: at most 4 signature checks a second (about 0.5 % of a core) per address. */
   static FailedVerifications withDefaults() {
-    return new FailedVerifications(DEFAULT_BURST, DEFAULT_PER_SECOND, System::nanoTime);
+    return new FailedVerifications(
+        Authenticator.DEFAULT_FAILED_VERIFICATION_BURST,
+        Authenticator.DEFAULT_FAILED_VERIFICATIONS_PER_SECOND,
+        System::nanoTime);
   }
 
   private final double burst;

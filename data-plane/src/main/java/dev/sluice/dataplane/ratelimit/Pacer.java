@@ -98,7 +98,10 @@ final class Pacer {
     level -= cost;
   }
 
-  /** Puts back {@code amount} units, never above the burst. */
+  /**
+   * Puts back {@code amount} units in full, even above the burst: units a request was charged and
+   * did not use (the class comment says why).
+   */
   void giveBack(long now, long amount) {
     if (Double.isNaN(level)) {
       return;

@@ -6,6 +6,7 @@ import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.rpc.ErrorInfo;
 import dev.sluice.dataplane.metrics.GatewayMetrics;
+import dev.sluice.grpc.ApiException;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
 import io.grpc.Metadata;
@@ -60,6 +61,9 @@ final class MetricsInterceptor implements ServerInterceptor {
   private static String reason(Status status, Metadata trailers) {
     if (status.isOk()) {
       return "";
+    }
+    if (status.getCause() instanceof ApiException api) {
+      return api.reason(); // set by ErrorMapper: nothing to parse
     }
     com.google.rpc.Status details;
     try {
