@@ -206,9 +206,7 @@ public final class DataPlane implements AutoCloseable {
             router,
             metrics,
             limiter,
-            // Loads its vocabulary once (a few hundred milliseconds), here rather than on a
-            // request.
-            TokenEstimator.cl100k(),
+            config.tokenEstimator,
             overloadSignal()));
     StandardServices services = StandardServices.addTo(builder);
     standardServices = services;
@@ -484,6 +482,7 @@ public final class DataPlane implements AutoCloseable {
     private @Nullable ProviderLookup providers;
     private int fleetSizeHint = 1;
     private IoTransport transport = IoTransport.best();
+    private TokenEstimator tokenEstimator = TokenEstimator.approximateCl100k();
 
     private Builder() {}
 
@@ -709,6 +708,17 @@ public final class DataPlane implements AutoCloseable {
         throw new IllegalArgumentException("transport: " + transport + " is not available here");
       }
       this.transport = transport;
+      return this;
+    }
+
+    /**
+     * How the node counts a request's prompt before admitting it against token limits. Default
+     * {@link TokenEstimator#approximateCl100k()}: a few microseconds also for long prompts, and
+     * settlement charges the provider's real usage anyway; {@link TokenEstimator#cl100k()} counts
+     * exactly at about ten times the cost.
+     */
+    public Builder tokenEstimator(TokenEstimator estimator) {
+      this.tokenEstimator = requireNonNull(estimator, "estimator");
       return this;
     }
 

@@ -1,6 +1,7 @@
 package dev.sluice.launcher;
 
 import dev.sluice.dataplane.DataPlane;
+import dev.sluice.dataplane.ratelimit.TokenEstimator;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -99,6 +100,17 @@ final class DataPlaneCommand implements Callable<Integer> {
   private int fleetSize = 1;
 
   @Option(
+      names = "--prompt-tokens",
+      paramLabel = "COUNT",
+      defaultValue = "approximate",
+      description =
+          "How token limits count a prompt before the call: approximate (one pass, a few"
+              + " microseconds also for long prompts), cl100k or o200k (exact byte-pair encoding,"
+              + " about ten and fifty times slower); settlement charges the real usage either way"
+              + " (default: ${DEFAULT-VALUE}).")
+  private String promptTokens = "approximate";
+
+  @Option(
       names = "--metrics-listen",
       paramLabel = "HOST:PORT",
       converter = ListenAddress.class,
@@ -165,6 +177,15 @@ final class DataPlaneCommand implements Callable<Integer> {
     if (!(jwtFailureRate > 0)) {
       throw new CommandFailure("--jwt-failure-rate: " + jwtFailureRate + " (expected: > 0)");
     }
+    TokenEstimator estimator =
+        switch (promptTokens) {
+          case "approximate" -> TokenEstimator.approximateCl100k();
+          case "cl100k" -> TokenEstimator.cl100k();
+          case "o200k" -> TokenEstimator.o200k();
+          default ->
+              throw new CommandFailure(
+                  "--prompt-tokens: " + promptTokens + " (expected: approximate, cl100k or o200k)");
+        };
     String node = nodeId != null ? nodeId : ControlPlaneCommand.hostName();
     DataPlane.Builder builder =
         DataPlane.builder()
@@ -174,7 +195,8 @@ final class DataPlaneCommand implements Callable<Integer> {
             .nodeLabels(labels)
             .allowAnonymous(allowAnonymous)
             .failedTokenVerifications(jwtFailureBurst, jwtFailureRate)
-            .fleetSizeHint(fleetSize);
+            .fleetSizeHint(fleetSize)
+            .tokenEstimator(estimator);
     if (cacheFile != null) {
       builder.snapshotCacheFile(cacheFile);
     }

@@ -84,9 +84,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * constant time, then revocation and expiry; a JWT is parsed, its issuer, algorithm and {@code kid}
  * checked and its signature verified against the issuer's JWKS, then its claims); check the
  * caller's grant of the model; collect the route's and the consumer's rate-limit policies; count
- * the prompt (cl100k) and admit the request against its six buckets (per model, per key, per
- * consumer and model, per tenant; request and token windows); end the reservation with the call's
- * usage. Limits are high enough never to refuse.
+ * the prompt (the node's default, {@link TokenEstimator#approximateCl100k()}) and admit the
+ * request against its six buckets (per model, per key, per consumer and model, per tenant; request
+ * and token windows); end the reservation with the call's usage. Limits are high enough never to
+ * refuse.
  *
  * <p>Only public data-plane API is used: the node's own {@link QuotaGate} admits the request; the
  * grant check is the one call of the package-private {@code RoutingInferenceHandler.resolve}.
@@ -171,6 +172,9 @@ public class AuthAndLimitBenchmark {
         jwksFile: %s
       """;
 
+  /** The length of the long prompt's user message. */
+  static final int LONG_PROMPT_CHARS = 4000;
+
   private EventLoopGroup loops;
   private ProviderRegistry providers;
   private Path jwksFile;
@@ -178,9 +182,11 @@ public class AuthAndLimitBenchmark {
   private Authenticator authenticator;
   private RateLimiter limiter;
   private TokenEstimator estimator;
+  private TokenEstimator exactEstimator;
   private QuotaGate quotas;
   private RoutingContext routing;
   private ChatRequest chat;
+  private ChatRequest longChat;
   private Usage usage;
   private Caller apiKeyCaller;
 
@@ -236,7 +242,8 @@ public class AuthAndLimitBenchmark {
               return current == null ? RateLimitTable.empty() : current.rateLimits();
             },
             RateLimiter.Options.defaults());
-    estimator = TokenEstimator.cl100k();
+    estimator = TokenEstimator.approximateCl100k();
+    exactEstimator = TokenEstimator.cl100k();
     quotas = new QuotaGate(limiter, estimator);
 
     Instant now = Instant.now();
@@ -263,6 +270,14 @@ public class AuthAndLimitBenchmark {
                                     + " gateway authenticates each call, checks the model grant"
                                     + " and admits it against every rate limit that applies.")))
             .setMaxOutputTokens(512)
+            .build();
+    longChat =
+        chat.toBuilder()
+            .setMessages(
+                0,
+                ChatMessage.newBuilder()
+                    .setRole(Role.ROLE_USER)
+                    .addParts(ContentPart.newBuilder().setText(longPrompt(LONG_PROMPT_CHARS))))
             .build();
     usage = Usage.newBuilder().setInputTokens(64).setOutputTokens(180).setTotalTokens(244).build();
 
@@ -343,13 +358,44 @@ public class AuthAndLimitBenchmark {
   /** Breakdown: grant, prompt count, admission and settlement of an authenticated caller. */
   @Benchmark
   public CallSettlement limitsOnly() {
-    return admit(serving.current(), apiKeyCaller);
+    return admit(serving.current(), apiKeyCaller, chat);
   }
 
-  /** Breakdown: counting the prompt alone (cl100k, 193 characters in two messages). */
+  /**
+   * As {@link #apiKey}, with a {@value #LONG_PROMPT_CHARS}-character user message: what grows with
+   * the prompt.
+   */
+  @Benchmark
+  public CallSettlement apiKeyLongPrompt() {
+    RuntimeConfig config = serving.current();
+    return admit(config, authenticator.authenticate(apiKey, config.access()), longChat);
+  }
+
+  /**
+   * Breakdown: counting the prompt alone (the node's approximation, 193 characters in two
+   * messages).
+   */
   @Benchmark
   public long promptCountOnly() {
     return estimator.estimateInputTokens(chat);
+  }
+
+  /** As {@link #promptCountOnly}, {@value #LONG_PROMPT_CHARS} characters more. */
+  @Benchmark
+  public long promptCountOnlyLongPrompt() {
+    return estimator.estimateInputTokens(longChat);
+  }
+
+  /** For comparison: the exact cl100k count of the short prompt. */
+  @Benchmark
+  public long promptCountExactCl100k() {
+    return exactEstimator.estimateInputTokens(chat);
+  }
+
+  /** For comparison: the exact cl100k count of the long prompt. */
+  @Benchmark
+  public long promptCountExactCl100kLongPrompt() {
+    return exactEstimator.estimateInputTokens(longChat);
   }
 
   /** A key with a wrong secret: the same hash, then the refusal (exception with its details). */
@@ -365,24 +411,49 @@ public class AuthAndLimitBenchmark {
   private CallSettlement check(Authenticator authenticator, Metadata headers) {
     RuntimeConfig config = serving.current();
     Caller caller = authenticator.authenticate(headers, config.access());
-    return admit(config, caller);
+    return admit(config, caller, chat);
   }
 
   /** {@code RoutingInferenceHandler.resolve} (the grant part), then the node's {@link QuotaGate}. */
-  private CallSettlement admit(RuntimeConfig config, Caller caller) {
-    String name = chat.getModel();
+  private CallSettlement admit(RuntimeConfig config, Caller caller, ChatRequest request) {
+    String name = request.getModel();
     ModelEntry model = config.routes().model(name);
     if (model == null
         || !caller.mayUse(name, model.name(), model.model().getAliasesList(), model.groups())) {
       throw new IllegalStateException("the benchmark caller may not use " + name);
     }
-    CallSettlement settlement = quotas.admitChat(config, caller, model, chat, routing);
+    CallSettlement settlement = quotas.admitChat(config, caller, model, request, routing);
     if (settlement == null) {
       throw new IllegalStateException("no rate limit applies to the benchmark's request");
     }
     settlement.upstreamStarted();
     settlement.completed(usage);
     return settlement;
+  }
+
+  /**
+   * English prose of {@code chars} characters: sentences of a support conversation, repeated in
+   * turn. The approximation's cost depends on the number of characters, the exact count's a little
+   * on the words.
+   */
+  static String longPrompt(int chars) {
+    String[] sentences = {
+      "Our checkout service started timing out after yesterday's deploy, but only for customers"
+          + " paying with saved cards. ",
+      "The error rate climbed from 0.2% to 4.7% within ten minutes, and the payment provider's"
+          + " status page shows nothing unusual. ",
+      "We rolled back the web tier at 14:05, which did not help, so the change must be in the"
+          + " order service or its database migration. ",
+      "Please read the log excerpt below, tell me which request is slow, and suggest what to check"
+          + " first; keep the answer short and concrete. ",
+      "2026-11-25T14:07:31Z WARN order-service: POST /v2/orders/4411/pay took 9,812 ms (card"
+          + " vault lookup 9,640 ms, retries 3). ",
+    };
+    StringBuilder text = new StringBuilder(chars + 200);
+    for (int i = 0; text.length() < chars; i++) {
+      text.append(sentences[i % sentences.length]);
+    }
+    return text.substring(0, chars);
   }
 
   private static Resource apiKey(ApiKeySecrets.GeneratedKey key, String consumer) {

@@ -30,12 +30,22 @@ class AuthAndLimitBenchmarkTest {
     assertThat(bench.jwtEdDsa()).isNotNull();
     assertThat(bench.jwtEs256FirstUse()).isNotNull();
     assertThat(bench.limitsOnly()).isNotNull();
+    assertThat(bench.apiKeyLongPrompt()).isNotNull();
   }
 
   @Test
   void theBreakdownsMeasureWhatTheySay() {
     assertThat(bench.apiKeyAuthenticationOnly().consumer()).isEqualTo("acme-web");
     assertThat(bench.promptCountOnly()).isPositive();
+    assertThat(AuthAndLimitBenchmark.longPrompt(AuthAndLimitBenchmark.LONG_PROMPT_CHARS))
+        .hasSize(4000);
+    // The long prompt is counted, by the approximation, close to (and not under) the exact count.
+    assertThat(bench.promptCountOnlyLongPrompt())
+        .isGreaterThan(bench.promptCountOnly() + 800)
+        .isBetween(
+            bench.promptCountExactCl100kLongPrompt(),
+            bench.promptCountExactCl100kLongPrompt() * 13 / 10);
+    assertThat(bench.promptCountExactCl100k()).isPositive();
     assertThat(bench.wrongApiKeyRefused())
         .isInstanceOfSatisfying(
             ApiException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.UNAUTHENTICATED));

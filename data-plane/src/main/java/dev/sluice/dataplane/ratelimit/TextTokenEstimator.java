@@ -12,18 +12,21 @@ import dev.sluice.inference.v1.ImageDetail;
 import dev.sluice.inference.v1.Tool;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 
 /**
- * The {@link TokenEstimator}: gathers a request's text and counts it with a text tokenizer.
+ * The {@link TokenEstimator}: gathers a request's text and counts it, either joined into one text
+ * for a byte-pair encoding ({@link #joined}) or piece by piece with a counter that needs no context
+ * ({@link #summed}).
  *
  * <p>Framing follows OpenAI's published accounting for chat formats: 3 tokens per message (role
  * and separators), 1 more for a message name, and 3 that prime the reply. A tool definition costs
  * its name, description and schema rendered as compact JSON, plus 8 tokens of framing.
  *
- * <p>Cost is bounded: text is gathered into one buffer of at most {@code maxExactChars} characters
- * and counted once; the characters beyond that are only counted, and converted at the tokens per
- * character of the counted part.
+ * <p>Cost is bounded: joined text is gathered into one buffer of at most {@code maxExactChars}
+ * characters and counted once; the characters beyond that are only counted, and converted at the
+ * tokens per character of the counted part. Summed text is never copied.
  */
 final class TextTokenEstimator implements TokenEstimator {
   static final int DEFAULT_MAX_EXACT_CHARS = 64 * 1024;
@@ -42,17 +45,30 @@ final class TextTokenEstimator implements TokenEstimator {
   /** A file part (PDF, audio, ...): a flat guess, about one page of dense text. */
   static final int FILE_TOKENS = 1000;
 
-  private final ToIntFunction<String> tokenizer;
-  private final int maxExactChars;
+  private final Supplier<Text> texts;
 
-  TextTokenEstimator(ToIntFunction<String> tokenizer, int maxExactChars) {
-    this.tokenizer = requireNonNull(tokenizer, "tokenizer");
-    this.maxExactChars = maxExactChars;
+  private TextTokenEstimator(Supplier<Text> texts) {
+    this.texts = texts;
+  }
+
+  /**
+   * Counts a request's text joined into one (pieces separated by a newline so that they do not
+   * merge into one token) with {@code tokenizer}, exactly up to {@code maxExactChars} characters.
+   */
+  static TextTokenEstimator joined(ToIntFunction<String> tokenizer, int maxExactChars) {
+    requireNonNull(tokenizer, "tokenizer");
+    return new TextTokenEstimator(() -> new JoinedText(tokenizer, maxExactChars));
+  }
+
+  /** Counts each piece of a request's text with {@code counter} and adds the counts up. */
+  static TextTokenEstimator summed(ToIntFunction<String> counter) {
+    requireNonNull(counter, "counter");
+    return new TextTokenEstimator(() -> new SummedText(counter));
   }
 
   @Override
   public long estimateInputTokens(ChatRequest request) {
-    Text text = new Text(maxExactChars);
+    Text text = texts.get();
     long fixed = REPLY_PRIMING_TOKENS;
     if (request.getInstructionsCount() > 0) {
       fixed += TOKENS_PER_MESSAGE;
@@ -82,16 +98,16 @@ final class TextTokenEstimator implements TokenEstimator {
       // Not rendered yet (callers should estimate after rendering): count at least the values.
       text.add(json(request.getPromptTemplate().getVariables()));
     }
-    return fixed + text.count(tokenizer);
+    return fixed + text.count();
   }
 
   @Override
-  public long estimateTextTokens(List<String> texts) {
-    Text text = new Text(maxExactChars);
-    for (String piece : texts) {
+  public long estimateTextTokens(List<String> pieces) {
+    Text text = texts.get();
+    for (String piece : pieces) {
       text.add(piece);
     }
-    return text.count(tokenizer);
+    return text.count();
   }
 
   /** Adds the text of {@code parts} and returns the fixed tokens of its images and files. */
@@ -168,20 +184,30 @@ final class TextTokenEstimator implements TokenEstimator {
     }
   }
 
+  /** The text gathered from one request, and its count. */
+  private interface Text {
+    void add(String piece);
+
+    long count();
+  }
+
   /**
    * The request's text: the first {@code limit} characters verbatim, pieces separated by a newline
    * so that they do not merge into one token, and the length of the rest.
    */
-  private static final class Text {
+  private static final class JoinedText implements Text {
+    private final ToIntFunction<String> tokenizer;
     private final int limit;
     private final StringBuilder exact = new StringBuilder(256);
     private long overflowChars;
 
-    Text(int limit) {
+    JoinedText(ToIntFunction<String> tokenizer, int limit) {
+      this.tokenizer = tokenizer;
       this.limit = limit;
     }
 
-    void add(String piece) {
+    @Override
+    public void add(String piece) {
       if (piece.isEmpty()) {
         return;
       }
@@ -194,7 +220,8 @@ final class TextTokenEstimator implements TokenEstimator {
       overflowChars += piece.length() - taken;
     }
 
-    long count(ToIntFunction<String> tokenizer) {
+    @Override
+    public long count() {
       if (exact.length() == 0) {
         return 0;
       }
@@ -203,6 +230,28 @@ final class TextTokenEstimator implements TokenEstimator {
         return tokens;
       }
       return tokens + (long) Math.ceil(overflowChars * ((double) tokens / exact.length()));
+    }
+  }
+
+  /** The sum of each piece's count. */
+  private static final class SummedText implements Text {
+    private final ToIntFunction<String> counter;
+    private long tokens;
+
+    SummedText(ToIntFunction<String> counter) {
+      this.counter = counter;
+    }
+
+    @Override
+    public void add(String piece) {
+      if (!piece.isEmpty()) {
+        tokens += counter.applyAsInt(piece);
+      }
+    }
+
+    @Override
+    public long count() {
+      return tokens;
     }
   }
 }

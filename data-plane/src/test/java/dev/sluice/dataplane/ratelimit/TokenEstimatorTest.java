@@ -154,7 +154,7 @@ class TokenEstimatorTest {
   void countsPlainTextsWithoutChatFraming() {
     // "Hello world" is 2 tokens in o200k; embedding inputs carry no message or reply framing.
     assertThat(O200K.estimateTextTokens(List.of("Hello world"))).isEqualTo(2);
-    // Texts are counted together, one newline apart: "xxxxxxxx\ny" is 10 characters, 3 tokens.
+    // Each text is counted on its own and rounded up: 8 characters are 2 tokens, 1 is 1.
     assertThat(TokenEstimator.charsPerToken().estimateTextTokens(List.of("x".repeat(8), "y")))
         .isEqualTo(3);
     assertThat(O200K.estimateTextTokens(List.of())).isZero();
