@@ -54,6 +54,7 @@ AUTH=${AUTH:-none}                       # none | api-key (adds the auth + acces
 GW_JVM_OPTS=${GW_JVM_OPTS:-"-Xms256m -Xmx1g"}
 UNARY_UPSTREAM=${UNARY_UPSTREAM:-fake}   # fake | nginx: the upstream of the unary phases (sat, half)
 GW_TRANSPORT=${GW_TRANSPORT:-}           # NIO | EPOLL: the gateway's socket I/O (default: epoll)
+UPSTREAM_H2C=${UPSTREAM_H2C:-0}          # 1: the gateway reaches the fake upstream over h2c (one multiplexed connection)
 
 has() { [[ " $PHASES " == *" $1 "* ]]; }
 
@@ -82,6 +83,10 @@ if [[ -n $GW_TRANSPORT ]]; then
   GW_EXTRA_ARGS+=(--transport "$GW_TRANSPORT")
 fi
 echo "gateway transport: ${GW_TRANSPORT:-default (epoll where it loads)}" >> "$OUT/env.txt"
+if [[ $UPSTREAM_H2C == 1 ]]; then
+  GW_EXTRA_ARGS+=(--upstream-h2c)
+fi
+echo "gateway to fake upstream: $([[ $UPSTREAM_H2C == 1 ]] && echo 'HTTP/2 (h2c)' || echo 'HTTP/1.1')" >> "$OUT/env.txt"
 
 # Paced models the gateway must know: every delay used by the paced and open phases.
 delays=$(for spec in $PACED; do echo "${spec#*:}"; done; echo "$OPEN_DELAY_MS")

@@ -75,6 +75,13 @@ public final class BenchGateway implements Callable<Integer> {
   String upstream = "";
 
   @Option(
+      names = "--upstream-h2c",
+      description =
+          "Reach the fake upstream over HTTP/2 with prior knowledge (h2c): its streams share one"
+              + " connection, as they would to a provider offering HTTP/2.")
+  boolean upstreamH2c;
+
+  @Option(
       names = "--static-upstream",
       description =
           "Base URL (without /v1) of an upstream that answers every chat call with the same"
@@ -234,16 +241,19 @@ public final class BenchGateway implements Callable<Integer> {
               .setReason("data-plane benchmark");
       String base =
           upstream.endsWith("/") ? upstream.substring(0, upstream.length() - 1) : upstream;
-      addModel(req, "bench", openAiCompatible("upstream", base + "/v1"));
+      addModel(req, "bench", openAiCompatible("upstream", base + "/v1", upstreamH2c));
       for (int d : pacedDelays) {
-        addModel(req, "bench-d" + d, openAiCompatible("upstream-d" + d, base + "/d/" + d + "/v1"));
+        addModel(
+            req,
+            "bench-d" + d,
+            openAiCompatible("upstream-d" + d, base + "/d/" + d + "/v1", upstreamH2c));
       }
       if (!staticUpstream.isEmpty()) {
         String fixed =
             staticUpstream.endsWith("/")
                 ? staticUpstream.substring(0, staticUpstream.length() - 1)
                 : staticUpstream;
-        addModel(req, "bench-static", openAiCompatible("upstream-static", fixed + "/v1"));
+        addModel(req, "bench-static", openAiCompatible("upstream-static", fixed + "/v1", false));
       }
       addModel(
           req,
@@ -278,8 +288,9 @@ public final class BenchGateway implements Callable<Integer> {
     }
   }
 
-  private static Backend openAiCompatible(String name, String baseUrl) {
+  private static Backend openAiCompatible(String name, String baseUrl, boolean h2c) {
     return Backend.newBuilder()
+        .setH2C(h2c)
         .setName(name)
         .setKind(BackendKind.BACKEND_KIND_OPENAI_COMPATIBLE)
         .setBaseUrl(baseUrl)

@@ -17,6 +17,12 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.codec.http.HttpServerUpgradeHandler;
+import io.netty.handler.codec.http2.CleartextHttp2ServerUpgradeHandler;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -29,6 +35,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -47,6 +54,10 @@ import picocli.CommandLine.Option;
  *   <li>{@code GET /v1/models}, {@code GET /health}.
  * </ul>
  *
+ * <p>Speaks HTTP/1.1 and, on the same port, HTTP/2 with prior knowledge (h2c), each stream served
+ * as an HTTP/1.1 connection would be: the gateway's {@code h2c} backends multiplex their streams
+ * over one connection, as they would to a provider that offers HTTP/2.
+ *
  * <p>One event-loop thread by default: in the benchmark layout it shares a core with the load
  * generator, and one thread is what a core can run.
  */
@@ -54,6 +65,7 @@ public final class FakeUpstream implements AutoCloseable {
   private final EventLoopGroup boss;
   private final EventLoopGroup workers;
   private final Channel server;
+  private final AtomicInteger connections = new AtomicInteger();
 
   private FakeUpstream(Settings settings, int port, int threads) throws InterruptedException {
     boss = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
@@ -72,8 +84,14 @@ public final class FakeUpstream implements AutoCloseable {
                   new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                      connections.incrementAndGet();
+                      HttpServerCodec http1 = new HttpServerCodec();
                       ch.pipeline()
-                          .addLast(new HttpServerCodec())
+                          .addLast(
+                              new CleartextHttp2ServerUpgradeHandler(
+                                  http1,
+                                  new HttpServerUpgradeHandler(http1, protocol -> null),
+                                  http2(settings)))
                           .addLast(new HttpServerKeepAliveHandler())
                           .addLast(new HttpObjectAggregator(4 << 20))
                           .addLast(new UpstreamHandler(settings));
@@ -89,6 +107,32 @@ public final class FakeUpstream implements AutoCloseable {
     }
   }
 
+  /**
+   * What replaces the HTTP/1.1 codec when a connection opens with the HTTP/2 preface: the frame
+   * codec, and one child channel per stream with the HTTP/1.1 handlers behind a converter.
+   */
+  private static ChannelInitializer<Channel> http2(Settings settings) {
+    return new ChannelInitializer<>() {
+      @Override
+      protected void initChannel(Channel ch) {
+        ch.pipeline()
+            .addLast(Http2FrameCodecBuilder.forServer().build())
+            .addLast(
+                new Http2MultiplexHandler(
+                    new ChannelInitializer<Http2StreamChannel>() {
+                      @Override
+                      protected void initChannel(Http2StreamChannel stream) {
+                        stream
+                            .pipeline()
+                            .addLast(new Http2StreamFrameToHttpObjectCodec(true))
+                            .addLast(new HttpObjectAggregator(4 << 20))
+                            .addLast(new UpstreamHandler(settings));
+                      }
+                    }));
+      }
+    };
+  }
+
   /** A builder with the defaults of the class docs. */
   public static Builder builder() {
     return new Builder();
@@ -97,6 +141,11 @@ public final class FakeUpstream implements AutoCloseable {
   /** The port the server listens on. */
   public int port() {
     return ((InetSocketAddress) server.localAddress()).getPort();
+  }
+
+  /** How many connections the server has accepted since it started. */
+  public int connectionsAccepted() {
+    return connections.get();
   }
 
   /** The OpenAI API base URL, {@code http://127.0.0.1:PORT/v1}. */
