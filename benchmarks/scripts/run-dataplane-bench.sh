@@ -147,8 +147,10 @@ if has half; then
       --label "warm-open-$warm_rate" || true
   done
   log "added latency: open loop at $rate/s (half of $best/s)"
-  loadgen --label half.sluice --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode open --rate "$rate" "${W[@]}" "${UNARY_GW[@]}"
-  loadgen --label half.direct --url "$UNARY_DIRECT" --mode open --rate "$rate" "${W[@]}" "${UNARY_UP[@]}"
+  loadgen --label half.sluice --url "$GW" "${KEY[@]}" "${UNARY[@]}" --mode open --rate "$rate" "${W[@]}" "${UNARY_GW[@]}" \
+    --timeline "$OUT/half.sluice.timeline.csv"
+  loadgen --label half.direct --url "$UNARY_DIRECT" --mode open --rate "$rate" "${W[@]}" "${UNARY_UP[@]}" \
+    --timeline "$OUT/half.direct.timeline.csv"
 fi
 
 if has burst; then

@@ -62,10 +62,18 @@ final class CallRecord implements LoadTarget.CallSink {
     if (ok && m.inWindow(nanoTime)) {
       m.okInWindow.increment();
     }
-    if (measured) {
+    if (!measured) {
+      if (ok) {
+        // Exercise the recording path during the warm-up too: compiled before the window opens,
+        // it does not stall this client (and skew every latency) in the window's first moments.
+        m.warmupLatency.recordValue(Math.max(0, nanoTime - scheduled));
+        m.warmupTimeline(scheduled, nanoTime - scheduled);
+      }
+    } else {
       m.outcome(outcome);
       if (ok) {
         m.latency.recordValue(Math.max(0, nanoTime - scheduled));
+        m.timeline(scheduled, nanoTime - scheduled);
         m.serviceTime.recordValue(Math.max(0, nanoTime - sent));
         if (tokens > 0) {
           m.ttft.recordValue(Math.max(0, firstToken - scheduled));

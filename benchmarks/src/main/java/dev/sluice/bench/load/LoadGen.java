@@ -3,10 +3,13 @@ package dev.sluice.bench.load;
 import dev.sluice.bench.internal.DurationConverter;
 import dev.sluice.bench.internal.Json;
 import dev.sluice.bench.internal.LatencySummary;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -169,8 +172,31 @@ public final class LoadGen implements Callable<Integer> {
   @Option(names = "--json", description = "Append the result as one JSON line to this file.")
   @Nullable Path json;
 
+  @Option(
+      names = "--timeline",
+      description =
+          "Write the measured calls per 100 ms of scheduled start here (CSV: slot start in ms,"
+              + " calls, calls over 1 ms, largest latency in us), to tell stalls from a spread"
+              + " tail.")
+  @Nullable Path timeline;
+
   public static void main(String[] args) {
     System.exit(new CommandLine(new LoadGen()).execute(args));
+  }
+
+  static void writeTimeline(Path file, Measurement m) throws IOException {
+    StringBuilder csv = new StringBuilder("slot_ms,calls,calls_over_1ms,max_latency_us\n");
+    for (int i = 0; i < m.slotCalls.length(); i++) {
+      csv.append(i * Measurement.SLOT_NANOS / 1_000_000)
+          .append(',')
+          .append(m.slotCalls.get(i))
+          .append(',')
+          .append(m.slotSlowCalls.get(i))
+          .append(',')
+          .append(m.slotMaxNanos.get(i) / 1_000)
+          .append('\n');
+    }
+    Files.writeString(file, csv, StandardCharsets.US_ASCII);
   }
 
   @Override
@@ -236,6 +262,9 @@ public final class LoadGen implements Callable<Integer> {
     System.out.print(report.text());
     if (json != null) {
       Json.appendLine(json, report);
+    }
+    if (timeline != null) {
+      writeTimeline(timeline, outcome.measurement());
     }
     // Failure means nothing worked: no call succeeded and, for streams held open past the window
     // on purpose, no token arrived either.

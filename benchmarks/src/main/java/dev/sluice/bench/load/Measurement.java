@@ -4,6 +4,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import org.HdrHistogram.Histogram;
 import org.HdrHistogram.Recorder;
@@ -23,6 +24,11 @@ final class Measurement {
   /** From the scheduled start: open loop includes client-side queueing, closed loop does not. */
   final Recorder latency = new Recorder(3);
 
+  /** Warm-up calls, recorded only so that the recording code is compiled before the window. */
+  final Recorder warmupLatency = new Recorder(3);
+
+  private final AtomicLongArray warmupSlot = new AtomicLongArray(3);
+
   /** From the moment the request was written. */
   final Recorder serviceTime = new Recorder(3);
 
@@ -41,12 +47,55 @@ final class Measurement {
   final AtomicInteger maxInFlight = new AtomicInteger();
   private final Map<String, LongAdder> outcomes = new ConcurrentHashMap<>();
 
+  /** Width of a {@link #slotCalls timeline} slot: 100 ms of scheduled start times. */
+  static final long SLOT_NANOS = 100_000_000L;
+
+  /** Latency above which a measured call counts as slow in the timeline: 1 ms. */
+  static final long SLOW_NANOS = 1_000_000L;
+
+  /**
+   * The measured calls by the 100 ms slot of the window their scheduled start fell in: how many,
+   * how many were slow, and the largest latency. Tells a stall (slow calls bunched in a few slots)
+   * from a spread tail (a few in every slot).
+   */
+  final AtomicLongArray slotCalls;
+
+  final AtomicLongArray slotSlowCalls;
+  final AtomicLongArray slotMaxNanos;
+
   /** Set when the run is over: calls still open then are counted as unfinished, nothing else. */
   volatile boolean closed;
 
   Measurement(long windowStart, long windowEnd) {
     this.windowStart = windowStart;
     this.windowEnd = windowEnd;
+    int slots = (int) Math.max(1, (windowEnd - windowStart + SLOT_NANOS - 1) / SLOT_NANOS);
+    slotCalls = new AtomicLongArray(slots);
+    slotSlowCalls = new AtomicLongArray(slots);
+    slotMaxNanos = new AtomicLongArray(slots);
+  }
+
+  /** What {@link #timeline} does, on a throwaway array: the warm-up's way of compiling it. */
+  void warmupTimeline(long scheduled, long latency) {
+    int slot = (int) Math.floorMod(scheduled / SLOT_NANOS, 3L);
+    warmupSlot.incrementAndGet(slot);
+    if (latency > SLOW_NANOS) {
+      warmupSlot.incrementAndGet((slot + 1) % 3);
+    }
+    warmupSlot.accumulateAndGet((slot + 2) % 3, latency, Math::max);
+  }
+
+  /** Adds a measured call scheduled at {@code scheduled} that took {@code latency} to the timeline. */
+  void timeline(long scheduled, long latency) {
+    int slot = (int) ((scheduled - windowStart) / SLOT_NANOS);
+    if (slot < 0 || slot >= slotCalls.length()) {
+      return;
+    }
+    slotCalls.incrementAndGet(slot);
+    if (latency > SLOW_NANOS) {
+      slotSlowCalls.incrementAndGet(slot);
+    }
+    slotMaxNanos.accumulateAndGet(slot, latency, Math::max);
   }
 
   boolean inWindow(long nanoTime) {

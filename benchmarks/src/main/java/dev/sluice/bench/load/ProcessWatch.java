@@ -48,6 +48,9 @@ final class ProcessWatch {
     Map<String, Long> all = new LinkedHashMap<>(pids);
     all.putIfAbsent("client", ProcStat.selfPid());
     ProcessWatch w = new ProcessWatch(all, windowStart, windowEnd);
+    // Read each process once now, unrecorded: the first read loads and runs cold code (file and
+    // parsing classes), which at the window's start would stall this client for tens of ms.
+    all.values().forEach(ProcStat::read);
     w.thread.start();
     return w;
   }

@@ -6,11 +6,15 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.sluice.bench.upstream.FakeUpstream;
 import java.net.InetSocketAddress;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Checks that the harness works end to end on loopback: calls complete and are counted, stream
@@ -89,6 +93,34 @@ class LoopbackRunTest {
     // 200/s for 0.5 s: exactly 100 slots in the window, each sent once
     assertThat(o.measurement().measured.sum()).isEqualTo(100);
     assertThat(o.measurement().outcomes()).containsEntry("OK", 100L);
+  }
+
+  @Test
+  void theTimelineCountsEveryMeasuredCallInTheSlotOfItsScheduledStart(@TempDir Path dir)
+      throws Exception {
+    LoadRun.Plan plan =
+        new LoadRun.Plan(
+            true,
+            200,
+            0,
+            Duration.ofMillis(200),
+            Duration.ofMillis(500),
+            Duration.ofSeconds(2),
+            Duration.ZERO,
+            100);
+    LoadRun.Outcome o = LoadRun.run(plan, target(CallKind.EMBED, 1), System.nanoTime());
+    Path csv = dir.resolve("timeline.csv");
+
+    LoadGen.writeTimeline(csv, o.measurement());
+
+    List<String> lines = Files.readAllLines(csv);
+    assertThat(lines.get(0)).isEqualTo("slot_ms,calls,calls_over_1ms,max_latency_us");
+    // 0.5 s of 100 ms slots at 200/s: 20 calls in each of 5 slots; warm-up calls in none.
+    assertThat(lines.subList(1, lines.size()))
+        .hasSize(5)
+        .allSatisfy(line -> assertThat(line.split(",")[1]).isEqualTo("20"));
+    assertThat(lines.get(1)).startsWith("0,");
+    assertThat(lines.get(5)).startsWith("400,");
   }
 
   @Test
