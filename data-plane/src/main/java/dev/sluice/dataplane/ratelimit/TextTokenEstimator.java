@@ -60,10 +60,14 @@ final class TextTokenEstimator implements TokenEstimator {
     return new TextTokenEstimator(() -> new JoinedText(tokenizer, maxExactChars));
   }
 
-  /** Counts each piece of a request's text with {@code counter} and adds the counts up. */
-  static TextTokenEstimator summed(ToIntFunction<String> counter) {
+  /**
+   * Counts each piece of a request's text with {@code counter} and adds the counts up, for the
+   * first {@code maxCountedChars} characters; the characters beyond are converted at the tokens per
+   * character of the counted part.
+   */
+  static TextTokenEstimator summed(ToIntFunction<String> counter, int maxCountedChars) {
     requireNonNull(counter, "counter");
-    return new TextTokenEstimator(() -> new SummedText(counter));
+    return new TextTokenEstimator(() -> new SummedText(counter, maxCountedChars));
   }
 
   @Override
@@ -233,25 +237,43 @@ final class TextTokenEstimator implements TokenEstimator {
     }
   }
 
-  /** The sum of each piece's count. */
+  /** The sum of each piece's count, up to a number of characters, and the length of the rest. */
   private static final class SummedText implements Text {
     private final ToIntFunction<String> counter;
+    private final int limit;
     private long tokens;
+    private long countedChars;
+    private long overflowChars;
 
-    SummedText(ToIntFunction<String> counter) {
+    SummedText(ToIntFunction<String> counter, int limit) {
       this.counter = counter;
+      this.limit = limit;
     }
 
     @Override
     public void add(String piece) {
-      if (!piece.isEmpty()) {
+      if (piece.isEmpty()) {
+        return;
+      }
+      long room = limit - countedChars;
+      if (piece.length() <= room) {
         tokens += counter.applyAsInt(piece);
+        countedChars += piece.length();
+      } else {
+        if (room > 0) {
+          tokens += counter.applyAsInt(piece.substring(0, (int) room));
+          countedChars += room;
+        }
+        overflowChars += piece.length() - Math.max(0, room);
       }
     }
 
     @Override
     public long count() {
-      return tokens;
+      if (overflowChars == 0 || countedChars == 0) {
+        return tokens;
+      }
+      return tokens + (long) Math.ceil(overflowChars * ((double) tokens / countedChars));
     }
   }
 }

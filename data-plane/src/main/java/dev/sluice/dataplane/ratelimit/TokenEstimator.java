@@ -22,6 +22,9 @@ import java.util.List;
  * <p>Call it on the request as it will be sent (after prompt templates are rendered).
  */
 public interface TokenEstimator {
+  /** How many characters of a request {@link #approximateCl100k()} reads (1 Mi). */
+  int MAX_APPROXIMATED_CHARS = 1 << 20;
+
   /** Default request output when neither request nor model says (matches the Model proto). */
   int DEFAULT_MAX_OUTPUT_TOKENS = 4096;
 
@@ -41,9 +44,11 @@ public interface TokenEstimator {
    * character, against 11 to 20 for the exact count, so a request's policy check stays a few
    * microseconds also for a prompt of thousands of characters; it lands between about 7 % under
    * and 25 % over the exact count, leaning over, and settlement charges the real usage anyway.
+   * Text beyond {@value #MAX_APPROXIMATED_CHARS} characters is extrapolated at the ratio of the
+   * text counted, which bounds one estimate to about a millisecond.
    */
   static TokenEstimator approximateCl100k() {
-    return TextTokenEstimator.summed(Cl100kApproximation::count);
+    return TextTokenEstimator.summed(Cl100kApproximation::count, MAX_APPROXIMATED_CHARS);
   }
 
   /**
@@ -81,7 +86,7 @@ public interface TokenEstimator {
    * fits. Overestimates code and non-English text less than it underestimates them; O(characters).
    */
   static TokenEstimator charsPerToken() {
-    return TextTokenEstimator.summed(text -> (text.length() + 3) / 4);
+    return TextTokenEstimator.summed(text -> (text.length() + 3) / 4, Integer.MAX_VALUE);
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.sluice.dataplane.ratelimit;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
@@ -12,6 +13,8 @@ import dev.sluice.inference.v1.ContentPart;
 import dev.sluice.inference.v1.Role;
 import java.io.IOException;
 import java.io.InputStream;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -105,6 +108,35 @@ class Cl100kApproximationTest {
 
     assertThat(Cl100kApproximation.count(emoji))
         .isGreaterThanOrEqualTo(CL100K.countTokensOrdinary(emoji) * 9 / 10);
+  }
+
+  @Test
+  void beyondItsCharacterBudgetTheEstimatorExtrapolatesInsteadOfReading() {
+    AtomicLong charsRead = new AtomicLong();
+    TokenEstimator estimator =
+        TextTokenEstimator.summed(
+            text -> {
+              charsRead.addAndGet(text.length());
+              return text.length() / 5; // "word " is one token
+            },
+            100);
+
+    long tokens =
+        estimator.estimateTextTokens(List.of("word ".repeat(10), "word ".repeat(200)));
+
+    assertThat(charsRead).hasValue(100);
+    // 100 characters read, 20 tokens; the other 950 at the same ratio: 190 more.
+    assertThat(tokens).isEqualTo(210);
+  }
+
+  @Test
+  void aHugePromptIsEstimatedFromItsFirstMebiCharacters() throws IOException {
+    String prose = sample("prose.txt");
+    String huge = prose.repeat(3 * TokenEstimator.MAX_APPROXIMATED_CHARS / prose.length());
+
+    long estimate = TokenEstimator.approximateCl100k().estimateTextTokens(List.of(huge));
+
+    assertThat((double) estimate / Cl100kApproximation.count(huge)).isCloseTo(1.0, within(0.01));
   }
 
   @Test
