@@ -188,6 +188,17 @@ final class TextTokenEstimator implements TokenEstimator {
     }
   }
 
+  /**
+   * {@code tokens} counted in {@code countedChars} characters, plus {@code overflowChars} more
+   * characters that were not read, converted at the same tokens per character.
+   */
+  private static long withOverflow(long tokens, long countedChars, long overflowChars) {
+    if (overflowChars == 0 || countedChars == 0) {
+      return tokens;
+    }
+    return tokens + (long) Math.ceil(overflowChars * ((double) tokens / countedChars));
+  }
+
   /** The text gathered from one request, and its count. */
   private interface Text {
     void add(String piece);
@@ -229,11 +240,7 @@ final class TextTokenEstimator implements TokenEstimator {
       if (exact.length() == 0) {
         return 0;
       }
-      long tokens = tokenizer.applyAsInt(exact.toString());
-      if (overflowChars == 0) {
-        return tokens;
-      }
-      return tokens + (long) Math.ceil(overflowChars * ((double) tokens / exact.length()));
+      return withOverflow(tokenizer.applyAsInt(exact.toString()), exact.length(), overflowChars);
     }
   }
 
@@ -270,10 +277,7 @@ final class TextTokenEstimator implements TokenEstimator {
 
     @Override
     public long count() {
-      if (overflowChars == 0 || countedChars == 0) {
-        return tokens;
-      }
-      return tokens + (long) Math.ceil(overflowChars * ((double) tokens / countedChars));
+      return withOverflow(tokens, countedChars, overflowChars);
     }
   }
 }
