@@ -1,6 +1,7 @@
 package dev.sluice.launcher;
 
 import dev.sluice.dataplane.DataPlane;
+import dev.sluice.dataplane.auth.Authenticator;
 import dev.sluice.dataplane.ratelimit.TokenEstimator;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -75,19 +76,19 @@ final class DataPlaneCommand implements Callable<Integer> {
   @Option(
       names = "--jwt-failure-burst",
       paramLabel = "N",
-      defaultValue = "64",
+      defaultValue = "" + Authenticator.DEFAULT_FAILED_VERIFICATION_BURST,
       description =
           "JWTs failing their signature or claims checks that one client address may send at once"
               + " before its new tokens are refused unverified (default: ${DEFAULT-VALUE}; 0: no"
               + " limit, e.g. behind a proxy that hides client addresses).")
-  private int jwtFailureBurst = 64;
+  private int jwtFailureBurst = Authenticator.DEFAULT_FAILED_VERIFICATION_BURST;
 
   @Option(
       names = "--jwt-failure-rate",
       paramLabel = "PER_SECOND",
-      defaultValue = "4",
+      defaultValue = "" + Authenticator.DEFAULT_FAILED_VERIFICATIONS_PER_SECOND,
       description = "How fast an address regains such failures (default: ${DEFAULT-VALUE} a second).")
-  private double jwtFailureRate = 4;
+  private double jwtFailureRate = Authenticator.DEFAULT_FAILED_VERIFICATIONS_PER_SECOND;
 
   @Option(
       names = "--fleet-size",

@@ -367,8 +367,7 @@ public class AuthAndLimitBenchmark {
    */
   @Benchmark
   public CallSettlement apiKeyLongPrompt() {
-    RuntimeConfig config = serving.current();
-    return admit(config, authenticator.authenticate(apiKey, config.access()), longChat);
+    return check(authenticator, apiKey, longChat);
   }
 
   /**
@@ -409,9 +408,13 @@ public class AuthAndLimitBenchmark {
   }
 
   private CallSettlement check(Authenticator authenticator, Metadata headers) {
+    return check(authenticator, headers, chat);
+  }
+
+  private CallSettlement check(Authenticator authenticator, Metadata headers, ChatRequest request) {
     RuntimeConfig config = serving.current();
     Caller caller = authenticator.authenticate(headers, config.access());
-    return admit(config, caller, chat);
+    return admit(config, caller, request);
   }
 
   /** {@code RoutingInferenceHandler.resolve} (the grant part), then the node's {@link QuotaGate}. */

@@ -67,7 +67,6 @@ final class CallRecord implements LoadTarget.CallSink {
         // Exercise the recording path during the warm-up too: compiled before the window opens,
         // it does not stall this client (and skew every latency) in the window's first moments.
         m.warmupLatency.recordValue(Math.max(0, nanoTime - scheduled));
-        m.warmupTimeline(scheduled, nanoTime - scheduled);
       }
     } else {
       m.outcome(outcome);

@@ -27,8 +27,6 @@ final class Measurement {
   /** Warm-up calls, recorded only so that the recording code is compiled before the window. */
   final Recorder warmupLatency = new Recorder(3);
 
-  private final AtomicLongArray warmupSlot = new AtomicLongArray(3);
-
   /** From the moment the request was written. */
   final Recorder serviceTime = new Recorder(3);
 
@@ -73,16 +71,6 @@ final class Measurement {
     slotCalls = new AtomicLongArray(slots);
     slotSlowCalls = new AtomicLongArray(slots);
     slotMaxNanos = new AtomicLongArray(slots);
-  }
-
-  /** What {@link #timeline} does, on a throwaway array: the warm-up's way of compiling it. */
-  void warmupTimeline(long scheduled, long latency) {
-    int slot = (int) Math.floorMod(scheduled / SLOT_NANOS, 3L);
-    warmupSlot.incrementAndGet(slot);
-    if (latency > SLOW_NANOS) {
-      warmupSlot.incrementAndGet((slot + 1) % 3);
-    }
-    warmupSlot.accumulateAndGet((slot + 2) % 3, latency, Math::max);
   }
 
   /** Adds a measured call scheduled at {@code scheduled} that took {@code latency} to the timeline. */

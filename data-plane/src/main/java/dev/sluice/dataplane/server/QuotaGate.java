@@ -57,8 +57,8 @@ public final class QuotaGate {
 
   /**
    * @param limiter the node's limiter, over the rate-limit table of the served config
-   * @param estimator counts prompt tokens; created once per process, since loading a vocabulary
-   *     takes hundreds of milliseconds
+   * @param estimator counts prompt tokens; one per process (an exact one loads its vocabulary,
+   *     hundreds of milliseconds, when created)
    */
   public QuotaGate(RateLimiter limiter, TokenEstimator estimator) {
     this.limiter = requireNonNull(limiter, "limiter");
@@ -77,7 +77,11 @@ public final class QuotaGate {
    * @throws ApiException RESOURCE_EXHAUSTED when a limit refuses the request
    */
   public @Nullable CallSettlement admitChat(
-      RuntimeConfig config, Caller caller, ModelEntry model, ChatRequest rendered, RoutingContext routing) {
+      RuntimeConfig config,
+      Caller caller,
+      ModelEntry model,
+      ChatRequest rendered,
+      RoutingContext routing) {
     RateLimitTable table = config.rateLimits();
     if (table.isEmpty()) {
       return null;

@@ -75,7 +75,8 @@ final class RoutingInferenceHandler implements InferenceHandler {
         resolve(call, request.getModel(), "model", ModelCapability.MODEL_CAPABILITY_CHAT);
     ChatRequest rendered = PromptRenderer.render(call.config(), request, "");
     RoutingContext context = routingContext(call, request.getRequestId());
-    CallSettlement settlement = quotas.admitChat(call.config(), call.caller(), model, rendered, context);
+    CallSettlement settlement =
+        quotas.admitChat(call.config(), call.caller(), model, rendered, context);
     CompletableFuture<ChatResponse> response;
     try {
       response = router.chat(call.config().routes(), model, rendered, context);
@@ -108,7 +109,8 @@ final class RoutingInferenceHandler implements InferenceHandler {
         resolve(call, chat.getModel(), "chat.model", ModelCapability.MODEL_CAPABILITY_CHAT);
     ChatRequest rendered = PromptRenderer.render(call.config(), chat, "chat.");
     RoutingContext context = routingContext(call, chat.getRequestId());
-    CallSettlement settlement = quotas.admitChat(call.config(), call.caller(), model, rendered, context);
+    CallSettlement settlement =
+        quotas.admitChat(call.config(), call.caller(), model, rendered, context);
     MeteredStream metered =
         new MeteredStream(sink, metrics, nanoTime, model.name(), context.startNanos());
     if (settlement == null) {
