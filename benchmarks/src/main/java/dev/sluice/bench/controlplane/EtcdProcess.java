@@ -38,8 +38,15 @@ final class EtcdProcess implements AutoCloseable {
   /** Starts {@code binary} and waits until it reports healthy. */
   static EtcdProcess start(String binary, String cpus) throws IOException, InterruptedException {
     Path dir = Files.createTempDirectory("sluice-bench-etcd-");
-    int client = freePort();
-    int peer = freePort();
+    int client;
+    int peer;
+    // Both probe sockets open at once, or the second probe may return the first's port again.
+    InetAddress loopback = InetAddress.getLoopbackAddress();
+    try (ServerSocket a = new ServerSocket(0, 1, loopback);
+        ServerSocket b = new ServerSocket(0, 1, loopback)) {
+      client = a.getLocalPort();
+      peer = b.getLocalPort();
+    }
     String clientUrl = "http://127.0.0.1:" + client;
     String peerUrl = "http://127.0.0.1:" + peer;
     List<String> cmd = new ArrayList<>();
@@ -144,12 +151,6 @@ final class EtcdProcess implements AutoCloseable {
       }
     } catch (IOException e) {
       return false;
-    }
-  }
-
-  static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
     }
   }
 

@@ -48,6 +48,12 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
   private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(30);
 
   /**
+   * How many pairs of ports {@link #beforeAll} tries: a probed free port is only free until someone
+   * else binds it, and on a busy CI machine that happens.
+   */
+  private static final int PORT_ATTEMPTS = 3;
+
+  /**
    * Flags the extension sets itself: a test that overrode them would break the ports, data
    * directory or single-member cluster the rest of the extension relies on.
    */
@@ -111,9 +117,25 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
   @Override
   public void beforeAll(ExtensionContext context) throws Exception {
     dataDir = Files.createTempDirectory("sluice-etcd-");
-    clientPort = freePort();
-    peerPort = freePort();
-    start();
+    for (int attempt = 1; ; attempt++) {
+      int[] ports = twoFreePorts();
+      clientPort = ports[0];
+      peerPort = ports[1];
+      try {
+        start();
+        return;
+      } catch (PortTakenException e) {
+        // Another process bound a port between our probe and etcd's bind: probe again.
+        if (attempt == PORT_ATTEMPTS) {
+          throw e;
+        }
+        Path data = requireNonNull(dataDir).resolve("data");
+        if (Files.exists(data)) {
+          deleteRecursively(data);
+        }
+        Files.deleteIfExists(requireNonNull(logFile));
+      }
+    }
   }
 
   @Override
@@ -203,7 +225,11 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     while (System.nanoTime() < deadline) {
       Process p = process;
       if (p == null || !p.isAlive()) {
-        throw new IllegalStateException("etcd exited during startup; log:\n" + logTail());
+        String log = logTail();
+        if (log.contains("address already in use")) {
+          throw new PortTakenException("etcd could not bind its ports; log:\n" + log);
+        }
+        throw new IllegalStateException("etcd exited during startup; log:\n" + log);
       }
       if (healthy()) {
         return;
@@ -245,10 +271,25 @@ public final class EtcdExtension implements BeforeAllCallback, AfterAllCallback 
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      socket.setReuseAddress(true);
-      return socket.getLocalPort();
+  /**
+   * Two distinct free loopback ports. Both sockets are open at the same time: probing one port,
+   * closing it and probing again may well return the same port twice (CI saw etcd told to use one
+   * port for both its client and its peer listener).
+   */
+  private static int[] twoFreePorts() throws IOException {
+    InetAddress loopback = InetAddress.getLoopbackAddress();
+    try (ServerSocket first = new ServerSocket(0, 1, loopback);
+        ServerSocket second = new ServerSocket(0, 1, loopback)) {
+      return new int[] {first.getLocalPort(), second.getLocalPort()};
+    }
+  }
+
+  /** etcd exited at startup because a port it was given was taken by then. */
+  private static final class PortTakenException extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    PortTakenException(String message) {
+      super(message);
     }
   }
 
