@@ -7,6 +7,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -22,6 +23,7 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseDecoder;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
@@ -216,7 +218,15 @@ final class HttpTarget implements LoadTarget {
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
   }
 
-  /** One keep-alive connection; all its state is confined to its event loop. */
+  /**
+   * One keep-alive connection; all its state is confined to its event loop.
+   *
+   * <p>{@code @Sharable} because a connection that closes is dialled again with the same handler:
+   * Netty refuses to add an unshareable handler to a second pipeline, even once the first channel
+   * is gone (seen when the upstream dropped connections under thousands of workers: every
+   * reconnect failed and the connection was lost). It is in one pipeline at a time.
+   */
+  @ChannelHandler.Sharable
   private final class Connection extends ChannelInboundHandlerAdapter {
     private final Bootstrap bootstrap;
 
@@ -226,6 +236,8 @@ final class HttpTarget implements LoadTarget {
     private @Nullable CallSink current;
     private @Nullable SseTokenScanner scanner;
     private @Nullable String failure;
+    /** The current response said {@code Connection: close}: do not send another call on it. */
+    private boolean closing;
 
     Connection(Bootstrap bootstrap) {
       this.bootstrap = bootstrap;
@@ -293,6 +305,7 @@ final class HttpTarget implements LoadTarget {
           return; // the rest of a response whose call already failed
         }
         if (msg instanceof HttpResponse r) {
+          closing = !HttpUtil.isKeepAlive(r);
           if (r.decoderResult().isFailure()) {
             end(ctx, "BAD_RESPONSE", true);
             return;
@@ -313,10 +326,11 @@ final class HttpTarget implements LoadTarget {
           }
           if (msg instanceof LastHttpContent) {
             String f = failure;
+            // A server that closes after this response: reconnect instead of racing its FIN.
             end(
                 ctx,
                 f != null ? f : s != null && !s.done() ? "STREAM_INCOMPLETE" : CallSink.OK,
-                false);
+                closing);
           }
         }
       } finally {
@@ -346,16 +360,17 @@ final class HttpTarget implements LoadTarget {
     }
 
     /**
-     * Ends the current call; a broken connection is closed and reconnects, a good one is reused.
+     * Ends the current call; a broken or closing connection is closed and reconnects, a good one is
+     * reused.
      */
-    private void end(ChannelHandlerContext ctx, String outcome, boolean broken) {
+    private void end(ChannelHandlerContext ctx, String outcome, boolean close) {
       CallSink sink = current;
       current = null;
       scanner = null;
       if (sink != null) {
         sink.onClose(System.nanoTime(), outcome);
       }
-      if (broken) {
+      if (close) {
         ctx.close();
       } else {
         release(this);

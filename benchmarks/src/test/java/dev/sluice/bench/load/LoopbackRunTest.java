@@ -4,13 +4,22 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sluice.bench.upstream.FakeUpstream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -64,6 +73,87 @@ class LoopbackRunTest {
     assertThat(m.outcomes()).containsOnlyKeys("OK");
     assertThat(m.okInWindow.sum()).isPositive();
     assertThat(o.unfinished()).isZero();
+  }
+
+  @Test
+  void aConnectionTheServerClosesAfterEachResponseIsDialledAgainAndCallsGoOn() throws Exception {
+    try (ClosingServer server = new ClosingServer()) {
+      HttpTarget oneConnection =
+          new HttpTarget(
+              new InetSocketAddress("127.0.0.1", server.port()),
+              "/v1",
+              1,
+              1,
+              CallKind.CHAT,
+              "m",
+              16,
+              Map.of());
+
+      LoadRun.Outcome o = LoadRun.run(closed(1), oneConnection, System.nanoTime());
+
+      assertThat(o.measurement().outcomes()).containsOnlyKeys("OK");
+      assertThat(o.measurement().okInWindow.sum()).isGreaterThanOrEqualTo(3);
+      // One connection per call (plus the first): each was a new dial of the same handler.
+      assertThat((long) server.accepted.get()).isGreaterThan(o.measurement().okInWindow.sum());
+    }
+  }
+
+  /** Answers each connection's one request with a small JSON body, then closes it. */
+  private static final class ClosingServer implements AutoCloseable {
+    private static final byte[] RESPONSE =
+        ("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n"
+                + "connection: close\r\n\r\n{}")
+            .getBytes(StandardCharsets.US_ASCII);
+
+    final AtomicInteger accepted = new AtomicInteger();
+    private final ServerSocket socket;
+    private final Thread thread;
+
+    ClosingServer() throws IOException {
+      socket = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+      thread = new Thread(this::serve, "closing-server");
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    int port() {
+      return socket.getLocalPort();
+    }
+
+    private void serve() {
+      while (!socket.isClosed()) {
+        try (Socket s = socket.accept()) {
+          accepted.incrementAndGet();
+          readRequest(s.getInputStream());
+          s.getOutputStream().write(RESPONSE);
+        } catch (IOException e) {
+          // closed, or the client went away: take the next connection
+        }
+      }
+    }
+
+    /** Reads the headers and the content-length body of one request. */
+    private static void readRequest(InputStream in) throws IOException {
+      StringBuilder head = new StringBuilder();
+      while (!head.toString().endsWith("\r\n\r\n")) {
+        int b = in.read();
+        if (b < 0) {
+          throw new IOException("closed before the request ended");
+        }
+        head.append((char) b);
+      }
+      Matcher length =
+          Pattern.compile("(?im)^content-length:\\s*(\\d+)").matcher(head.toString());
+      if (length.find()) {
+        in.readNBytes(Integer.parseInt(length.group(1)));
+      }
+    }
+
+    @Override
+    public void close() throws Exception {
+      socket.close();
+      thread.join(5_000);
+    }
   }
 
   @Test
