@@ -54,6 +54,7 @@ AUTH=${AUTH:-none}                       # none | api-key (adds the auth + acces
 GW_JVM_OPTS=${GW_JVM_OPTS:-"-Xms256m -Xmx1g"}
 UNARY_UPSTREAM=${UNARY_UPSTREAM:-fake}   # fake | nginx: the upstream of the unary phases (sat, half)
 GW_TRANSPORT=${GW_TRANSPORT:-}           # NIO | EPOLL: the gateway's socket I/O (default: epoll)
+GW_MAX_CALLS=${GW_MAX_CALLS:-}           # the data plane's --max-calls-in-flight (default: no bound)
 UPSTREAM_H2C=${UPSTREAM_H2C:-0}          # 1: the gateway reaches the fake upstream over h2c (one multiplexed connection)
 
 has() { [[ " $PHASES " == *" $1 "* ]]; }
@@ -79,6 +80,10 @@ if [[ $UNARY_UPSTREAM == nginx ]]; then
   UNARY_UP_PID=$STATIC_PID
 fi
 echo "unary upstream: $UNARY_UPSTREAM ($UNARY_DIRECT)" >> "$OUT/env.txt"
+if [[ -n ${GW_MAX_CALLS:-} ]]; then
+  GW_EXTRA_ARGS+=(--max-calls-in-flight "$GW_MAX_CALLS")
+fi
+echo "gateway calls in flight: ${GW_MAX_CALLS:-no bound}" >> "$OUT/env.txt"
 if [[ -n $GW_TRANSPORT ]]; then
   GW_EXTRA_ARGS+=(--transport "$GW_TRANSPORT")
 fi

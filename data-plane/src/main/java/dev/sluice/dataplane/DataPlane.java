@@ -8,6 +8,7 @@ import dev.sluice.dataplane.config.RuntimeConfig;
 import dev.sluice.dataplane.config.ServingConfig;
 import dev.sluice.dataplane.metrics.GatewayMetrics;
 import dev.sluice.dataplane.metrics.PrometheusEndpoint;
+import dev.sluice.dataplane.overload.CallsInFlight;
 import dev.sluice.dataplane.overload.HeapPressure;
 import dev.sluice.dataplane.provider.ProviderRegistry;
 import dev.sluice.dataplane.provider.SecretResolver;
@@ -207,7 +208,8 @@ public final class DataPlane implements AutoCloseable {
             metrics,
             limiter,
             config.tokenEstimator,
-            overloadSignal()));
+            overloadSignal(),
+            callsInFlight()));
     StandardServices services = StandardServices.addTo(builder);
     standardServices = services;
     serving.addListener(
@@ -433,6 +435,21 @@ public final class DataPlane implements AutoCloseable {
     return pressure;
   }
 
+  /** The ceiling on calls in flight, when there is one (then counted and reported); else none. */
+  private CallsInFlight callsInFlight() {
+    if (config.maxCallsInFlight == 0) {
+      return CallsInFlight.unlimited();
+    }
+    CallsInFlight calls = CallsInFlight.atMost(config.maxCallsInFlight);
+    PrometheusEndpoint endpoint = metricsEndpoint;
+    if (endpoint != null) {
+      Gauge.builder("sluice.calls.in.flight", calls, CallsInFlight::current)
+          .description("Inference calls in flight on this node, against maxCallsInFlight")
+          .register(endpoint.registry());
+    }
+    return calls;
+  }
+
   private static void closeQuietly(@Nullable AutoCloseable closeable) {
     if (closeable == null) {
       return;
@@ -468,6 +485,7 @@ public final class DataPlane implements AutoCloseable {
     private Duration keepAliveTimeout = Duration.ofSeconds(20);
     private Duration handshakeTimeout = Duration.ofSeconds(10);
     private double shedAtHeapFraction = 0.9;
+    private int maxCallsInFlight;
     private Duration maxConnectionIdle = Duration.ofHours(1);
     private Duration drainTimeout = Duration.ofSeconds(30);
     private int maxResetsPerWindow = 1000;
@@ -618,6 +636,23 @@ public final class DataPlane implements AutoCloseable {
             "shedAtHeapFraction: " + fraction + " (expected: 0, or above 0.05 and at most 1)");
       }
       this.shedAtHeapFraction = fraction;
+      return this;
+    }
+
+    /**
+     * Refuses a new inference call with UNAVAILABLE ({@code OVERLOADED}, retry after 100 ms) while
+     * this many are in flight on the node, unary and streams together; calls already running
+     * continue. Past its capacity a node's cost per call grows with the calls it holds, so a
+     * backlog can collapse it instead of draining; the bound keeps it where it is efficient. The
+     * right value depends on the traffic (long streams hold places for minutes), so the default is
+     * 0: no bound.
+     */
+    public Builder maxCallsInFlight(int calls) {
+      if (calls < 0) {
+        throw new IllegalArgumentException(
+            "maxCallsInFlight: " + calls + " (expected: >= 0, 0 for no bound)");
+      }
+      this.maxCallsInFlight = calls;
       return this;
     }
 

@@ -471,6 +471,7 @@ class DataPlaneTest {
         closeLater(
             dataPlane(List.of(cp.target()))
                 .metricsAddress(new InetSocketAddress("127.0.0.1", 0))
+                .maxCallsInFlight(100)
                 .build());
     dp.start();
     cp.nextRequest(WAIT);
@@ -503,6 +504,7 @@ class DataPlaneTest {
         .contains("sluice_config_info{source=\"CONFIG_SOURCE_CONTROL_PLANE\",version=\"1a.1\"} 1")
         .contains("sluice_config_applied_timestamp_seconds ")
         .contains("sluice_overload_shedding 0.0")
+        .contains("sluice_calls_in_flight 0.0")
         .contains("jvm_memory_used_bytes{")
         .contains("jvm_threads_live_threads ")
         .contains("process_cpu_usage ")

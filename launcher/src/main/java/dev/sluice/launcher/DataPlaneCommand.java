@@ -138,6 +138,16 @@ final class DataPlaneCommand implements Callable<Integer> {
   private double shedAtHeap = 0.9;
 
   @Option(
+      names = "--max-calls-in-flight",
+      paramLabel = "N",
+      defaultValue = "0",
+      description =
+          "Refuse a new inference call (UNAVAILABLE, OVERLOADED, retry after 100 ms) while N are"
+              + " in flight on this node, unary and streams together; running calls continue"
+              + " (default: ${DEFAULT-VALUE}: no bound).")
+  private int maxCallsInFlight;
+
+  @Option(
       names = "--max-connection-idle",
       paramLabel = "DURATION",
       converter = DurationConverter.class,
@@ -209,6 +219,11 @@ final class DataPlaneCommand implements Callable<Integer> {
           "--shed-at-heap: " + shedAtHeap + " (expected: 0, or above 0.05 and at most 1)");
     }
     builder.shedAtHeapFraction(shedAtHeap);
+    if (maxCallsInFlight < 0) {
+      throw new CommandFailure(
+          "--max-calls-in-flight: " + maxCallsInFlight + " (expected: >= 0, 0 for no bound)");
+    }
+    builder.maxCallsInFlight(maxCallsInFlight);
     if (maxConnectionIdle.isNegative() || maxConnectionIdle.isZero()) {
       throw new CommandFailure("--max-connection-idle: " + maxConnectionIdle + " (expected: > 0)");
     }

@@ -12,6 +12,7 @@ class DataPlaneCommandTest {
     "--jwt-failure-rate, 0, '--jwt-failure-rate: 0.0 (expected: > 0)'",
     "--max-connection-idle, 0s, '--max-connection-idle: PT0S (expected: > 0)'",
     "--shed-at-heap, 1.5, '--shed-at-heap: 1.5 (expected: 0, or above 0.05 and at most 1)'",
+    "--max-calls-in-flight, -1, '--max-calls-in-flight: -1 (expected: >= 0, 0 for no bound)'",
     "--prompt-tokens, words, '--prompt-tokens: words (expected: approximate, cl100k or o200k)'",
   })
   void aBadLimitIsRefusedWithItsFlagBeforeAnythingStarts(

@@ -98,6 +98,13 @@ public final class BenchGateway implements Callable<Integer> {
       description = "Event-loop I/O of the data plane: NIO or EPOLL (default: the best available).")
   dev.sluice.dataplane.@Nullable IoTransport transport;
 
+  @Option(
+      names = "--max-calls-in-flight",
+      description =
+          "Refuse new calls while this many are in flight on the data plane (0: no bound;"
+              + " default: ${DEFAULT-VALUE}).")
+  int maxCallsInFlight = 0;
+
   @Option(names = "--port-file", description = "Write the data-plane port here once serving.")
   @Nullable Path portFile;
 
@@ -171,7 +178,8 @@ public final class BenchGateway implements Callable<Integer> {
               .snapshotCacheFile(dir.resolve("snapshot.bin"))
               .allowAnonymous(anonymous)
               // The scripts stop the gateway after the last run; nothing is in flight to drain.
-              .drainTimeout(Duration.ofSeconds(1));
+              .drainTimeout(Duration.ofSeconds(1))
+              .maxCallsInFlight(maxCallsInFlight);
       if (transport != null) {
         builder.transport(transport);
       }

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import dev.sluice.dataplane.auth.Authenticator;
 import dev.sluice.dataplane.config.ServingConfig;
 import dev.sluice.dataplane.metrics.GatewayMetrics;
+import dev.sluice.dataplane.overload.CallsInFlight;
 import dev.sluice.dataplane.ratelimit.RateLimiter;
 import dev.sluice.dataplane.ratelimit.TokenEstimator;
 import dev.sluice.dataplane.routing.Router;
@@ -52,6 +53,7 @@ public final class InferenceServiceImpl extends InferenceServiceGrpc.InferenceSe
    * @param estimator counts prompt tokens for token limits; one per process
    * @param overloaded while true, new calls are refused with UNAVAILABLE ({@code OVERLOADED})
    *     before authentication; running calls are not touched
+   * @param inFlight the calls in flight and their ceiling: a call beyond it is refused the same way
    */
   public static ServerServiceDefinition definition(
       ServingConfig serving,
@@ -60,7 +62,8 @@ public final class InferenceServiceImpl extends InferenceServiceGrpc.InferenceSe
       GatewayMetrics metrics,
       RateLimiter limiter,
       TokenEstimator estimator,
-      BooleanSupplier overloaded) {
+      BooleanSupplier overloaded,
+      CallsInFlight inFlight) {
     InferenceServiceImpl service =
         new InferenceServiceImpl(
             new RoutingInferenceHandler(
@@ -72,7 +75,7 @@ public final class InferenceServiceImpl extends InferenceServiceGrpc.InferenceSe
     return ServerInterceptors.intercept(
         service,
         new AuthInterceptor(serving, authenticator),
-        new OverloadInterceptor(overloaded),
+        new OverloadInterceptor(overloaded, inFlight),
         new ErrorBoundaryInterceptor(),
         new MetricsInterceptor(metrics));
   }

@@ -22,6 +22,7 @@ import dev.sluice.dataplane.auth.Authenticator;
 import dev.sluice.dataplane.config.RuntimeConfig;
 import dev.sluice.dataplane.config.ServingConfig;
 import dev.sluice.dataplane.metrics.GatewayMetrics;
+import dev.sluice.dataplane.overload.CallsInFlight;
 import dev.sluice.dataplane.provider.UpstreamFailure;
 import dev.sluice.dataplane.ratelimit.RateLimitTable;
 import dev.sluice.dataplane.ratelimit.RateLimiter;
@@ -776,6 +777,15 @@ class InferenceServiceTest {
   private Server server(
       ServingConfig config, boolean allowAnonymous, java.util.function.BooleanSupplier overloaded)
       throws java.io.IOException {
+    return server(config, allowAnonymous, overloaded, CallsInFlight.unlimited());
+  }
+
+  private Server server(
+      ServingConfig config,
+      boolean allowAnonymous,
+      java.util.function.BooleanSupplier overloaded,
+      CallsInFlight inFlight)
+      throws java.io.IOException {
     return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .directExecutor()
         .addService(
@@ -786,7 +796,8 @@ class InferenceServiceTest {
                 GatewayMetrics.NOOP,
                 limiterOf(config),
                 TokenEstimator.charsPerToken(),
-                overloaded))
+                overloaded,
+                inFlight))
         .build()
         .start();
   }
@@ -829,6 +840,78 @@ class InferenceServiceTest {
       } finally {
         c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         shedding.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  @Nested
+  class CallsInFlightCeiling {
+    @Test
+    void aNodeAtItsCeilingRefusesTheNextCallUntilARunningOneEnds() throws Exception {
+      provider.byDefault(Script.tokens(20).paced(Duration.ofMillis(20)));
+      CallsInFlight inFlight = CallsInFlight.atMost(1);
+      Server bounded = server(serving, true, () -> false, inFlight);
+      ManagedChannel c =
+          NettyChannelBuilder.forAddress("127.0.0.1", bounded.getPort()).usePlaintext().build();
+      try {
+        java.util.Iterator<StreamChatResponse> running =
+            InferenceServiceGrpc.newBlockingStub(c)
+                .withDeadlineAfter(WAIT.toMillis(), TimeUnit.MILLISECONDS)
+                .streamChat(StreamChatRequest.newBuilder().setChat(chat("m1")).build());
+        assertThat(running.next().hasStarted()).isTrue();
+
+        StatusRuntimeException refused =
+            catchThrowableOfType(
+                StatusRuntimeException.class,
+                () -> InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")));
+        assertThat(inFlight.current()).as("the refused call took no place").isEqualTo(1);
+        while (running.hasNext()) {
+          running.next();
+        }
+
+        assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(errorInfo(refused).getReason()).isEqualTo("OVERLOADED");
+        assertThat(errorInfo(refused).getMetadataMap()).containsEntry("signal", "calls_in_flight");
+        assertThat(GrpcErrors.retryInfo(refused).getRetryDelay().getNanos()).isEqualTo(100_000_000);
+        assertThat(InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")).getModel())
+            .isEqualTo("m1");
+        assertThat(inFlight.current()).as("every call gave its place back").isZero();
+      } finally {
+        c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        bounded.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+
+    @Test
+    void aStreamTheClientCancelsGivesItsPlaceBack() throws Exception {
+      provider.byDefault(Script.tokens(10_000).paced(Duration.ofMillis(5)));
+      CallsInFlight inFlight = CallsInFlight.atMost(1);
+      Server bounded = server(serving, true, () -> false, inFlight);
+      ManagedChannel c =
+          NettyChannelBuilder.forAddress("127.0.0.1", bounded.getPort()).usePlaintext().build();
+      try {
+        io.grpc.Context.CancellableContext cancellable =
+            io.grpc.Context.current().withCancellation();
+        java.util.Iterator<StreamChatResponse> running =
+            cancellable.call(
+                () ->
+                    InferenceServiceGrpc.newBlockingStub(c)
+                        .streamChat(StreamChatRequest.newBuilder().setChat(chat("m1")).build()));
+        assertThat(running.next().hasStarted()).isTrue();
+        assertThat(inFlight.current()).isEqualTo(1);
+
+        cancellable.cancel(null);
+
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (inFlight.current() != 0 && System.nanoTime() < deadline) {
+          Thread.sleep(5);
+        }
+        assertThat(inFlight.current()).as("the cancelled stream's place").isZero();
+        assertThat(InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")).getModel())
+            .isEqualTo("m1");
+      } finally {
+        c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        bounded.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
     }
   }

@@ -25,6 +25,7 @@ import com.nimbusds.jose.jwk.RSAKey;
 import com.sun.net.httpserver.HttpServer;
 import dev.sluice.dataplane.auth.Authenticator;
 import dev.sluice.dataplane.metrics.GatewayMetrics;
+import dev.sluice.dataplane.overload.CallsInFlight;
 import dev.sluice.dataplane.ratelimit.TokenEstimator;
 import dev.sluice.dataplane.routing.Router;
 import dev.sluice.dataplane.testing.FakeProvider;
@@ -92,7 +93,8 @@ class JwtAuthenticationTest {
                     GatewayMetrics.NOOP,
                     limiterOf(serving),
                     TokenEstimator.charsPerToken(),
-                    () -> false))
+                    () -> false,
+                    CallsInFlight.unlimited()))
             .build()
             .start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();

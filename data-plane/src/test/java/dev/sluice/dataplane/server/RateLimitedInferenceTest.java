@@ -26,6 +26,7 @@ import dev.sluice.dataplane.auth.Authenticator;
 import dev.sluice.dataplane.config.RuntimeConfig;
 import dev.sluice.dataplane.config.ServingConfig;
 import dev.sluice.dataplane.metrics.GatewayMetrics;
+import dev.sluice.dataplane.overload.CallsInFlight;
 import dev.sluice.dataplane.provider.UpstreamFailure;
 import dev.sluice.dataplane.ratelimit.RateLimitTable;
 import dev.sluice.dataplane.ratelimit.RateLimiter;
@@ -118,7 +119,8 @@ class RateLimitedInferenceTest {
                     GatewayMetrics.NOOP,
                     limiter,
                     ESTIMATOR,
-                    () -> false))
+                    () -> false,
+                    CallsInFlight.unlimited()))
             .build()
             .start();
     channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
