@@ -850,70 +850,83 @@ class InferenceServiceTest {
     void aNodeAtItsCeilingRefusesTheNextCallUntilARunningOneEnds() throws Exception {
       provider.byDefault(Script.tokens(20).paced(Duration.ofMillis(20)));
       CallsInFlight inFlight = CallsInFlight.atMost(1);
-      Server bounded = server(serving, true, () -> false, inFlight);
-      ManagedChannel c =
-          NettyChannelBuilder.forAddress("127.0.0.1", bounded.getPort()).usePlaintext().build();
-      try {
-        java.util.Iterator<StreamChatResponse> running =
-            InferenceServiceGrpc.newBlockingStub(c)
-                .withDeadlineAfter(WAIT.toMillis(), TimeUnit.MILLISECONDS)
-                .streamChat(StreamChatRequest.newBuilder().setChat(chat("m1")).build());
-        assertThat(running.next().hasStarted()).isTrue();
+      onServerWith(
+          inFlight,
+          c -> {
+            java.util.Iterator<StreamChatResponse> running =
+                InferenceServiceGrpc.newBlockingStub(c)
+                    .withDeadlineAfter(WAIT.toMillis(), TimeUnit.MILLISECONDS)
+                    .streamChat(StreamChatRequest.newBuilder().setChat(chat("m1")).build());
+            assertThat(running.next().hasStarted()).isTrue();
 
-        StatusRuntimeException refused =
-            catchThrowableOfType(
-                StatusRuntimeException.class,
-                () -> InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")));
-        assertThat(inFlight.current()).as("the refused call took no place").isEqualTo(1);
-        while (running.hasNext()) {
-          running.next();
-        }
+            StatusRuntimeException refused =
+                catchThrowableOfType(
+                    StatusRuntimeException.class,
+                    () -> InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")));
+            assertThat(inFlight.current()).as("the refused call took no place").isEqualTo(1);
+            while (running.hasNext()) {
+              running.next();
+            }
 
-        assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-        assertThat(errorInfo(refused).getReason()).isEqualTo("OVERLOADED");
-        assertThat(errorInfo(refused).getMetadataMap()).containsEntry("signal", "calls_in_flight");
-        assertThat(GrpcErrors.retryInfo(refused).getRetryDelay().getNanos()).isEqualTo(100_000_000);
-        assertThat(InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")).getModel())
-            .isEqualTo("m1");
-        assertThat(inFlight.current()).as("every call gave its place back").isZero();
-      } finally {
-        c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-        bounded.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-      }
+            assertThat(refused.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThat(errorInfo(refused).getReason()).isEqualTo("OVERLOADED");
+            assertThat(errorInfo(refused).getMetadataMap())
+                .containsEntry("signal", "calls_in_flight");
+            assertThat(GrpcErrors.retryInfo(refused).getRetryDelay().getNanos())
+                .isEqualTo(100_000_000);
+            assertThat(InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")).getModel())
+                .isEqualTo("m1");
+            assertThat(inFlight.current()).as("every call gave its place back").isZero();
+          });
     }
 
     @Test
     void aStreamTheClientCancelsGivesItsPlaceBack() throws Exception {
       provider.byDefault(Script.tokens(10_000).paced(Duration.ofMillis(5)));
       CallsInFlight inFlight = CallsInFlight.atMost(1);
+      onServerWith(
+          inFlight,
+          c -> {
+            io.grpc.Context.CancellableContext cancellable =
+                io.grpc.Context.current().withCancellation();
+            java.util.Iterator<StreamChatResponse> running =
+                cancellable.call(
+                    () ->
+                        InferenceServiceGrpc.newBlockingStub(c)
+                            .streamChat(
+                                StreamChatRequest.newBuilder().setChat(chat("m1")).build()));
+            assertThat(running.next().hasStarted()).isTrue();
+            assertThat(inFlight.current()).isEqualTo(1);
+
+            cancellable.cancel(null);
+
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (inFlight.current() != 0 && System.nanoTime() < deadline) {
+              Thread.sleep(5);
+            }
+            assertThat(inFlight.current()).as("the cancelled stream's place").isZero();
+            assertThat(InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")).getModel())
+                .isEqualTo("m1");
+          });
+    }
+
+    /** Runs {@code test} with a channel to a server that admits {@code inFlight}; stops both. */
+    private void onServerWith(CallsInFlight inFlight, ChannelTest test) throws Exception {
       Server bounded = server(serving, true, () -> false, inFlight);
       ManagedChannel c =
           NettyChannelBuilder.forAddress("127.0.0.1", bounded.getPort()).usePlaintext().build();
       try {
-        io.grpc.Context.CancellableContext cancellable =
-            io.grpc.Context.current().withCancellation();
-        java.util.Iterator<StreamChatResponse> running =
-            cancellable.call(
-                () ->
-                    InferenceServiceGrpc.newBlockingStub(c)
-                        .streamChat(StreamChatRequest.newBuilder().setChat(chat("m1")).build()));
-        assertThat(running.next().hasStarted()).isTrue();
-        assertThat(inFlight.current()).isEqualTo(1);
-
-        cancellable.cancel(null);
-
-        long deadline = System.nanoTime() + WAIT.toNanos();
-        while (inFlight.current() != 0 && System.nanoTime() < deadline) {
-          Thread.sleep(5);
-        }
-        assertThat(inFlight.current()).as("the cancelled stream's place").isZero();
-        assertThat(InferenceServiceGrpc.newBlockingStub(c).chat(chat("m1")).getModel())
-            .isEqualTo("m1");
+        test.run(c);
       } finally {
         c.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         bounded.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       }
     }
+  }
+
+  /** A test body that talks to a server over a channel. */
+  private interface ChannelTest {
+    void run(ManagedChannel channel) throws Exception;
   }
 
   @Nested
