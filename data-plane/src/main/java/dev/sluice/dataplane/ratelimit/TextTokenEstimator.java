@@ -262,7 +262,7 @@ final class TextTokenEstimator implements TokenEstimator {
       if (piece.isEmpty()) {
         return;
       }
-      long room = limit - countedChars;
+      long room = limit - countedChars; // never negative: countedChars stops at the limit
       if (piece.length() <= room) {
         tokens += counter.applyAsInt(piece);
         countedChars += piece.length();
@@ -271,7 +271,7 @@ final class TextTokenEstimator implements TokenEstimator {
           tokens += counter.applyAsInt(piece.substring(0, (int) room));
           countedChars += room;
         }
-        overflowChars += piece.length() - Math.max(0, room);
+        overflowChars += piece.length() - room;
       }
     }
 
